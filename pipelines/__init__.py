@@ -1,0 +1,1 @@
+"""Dagster code and command line of the CRM warehouse."""
