@@ -1,0 +1,47 @@
+-- One row per line item. A corrected re-delivery (same source_system + transaction_id
+-- + line_number) replaces the earlier version: the latest batch wins; raw keeps history.
+with
+
+source as (
+
+    select * from {{ source('landing', 'transactions') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source_system, transaction_id, line_number
+            order by _batch_id desc, _row_number desc
+        ) as version_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        source_system,
+        transaction_id,
+        line_number,
+        source_customer_id,
+        occurred_at,
+        {{ business_date('occurred_at') }} as business_date,
+        channel,
+        store_id,
+        product_id,
+        quantity,
+        amount,
+        discount,
+        currency,
+        unit_cost,
+        campaign_id,
+        _batch_id as batch_id
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from renamed

@@ -1,0 +1,52 @@
+"""DuckDB connections for the job's build database and the published warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import Settings
+
+
+def connect(
+    settings: Settings, path: Path | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB database with the configured memory limit and threads.
+
+    Defaults to the job's build database; the published warehouse is opened
+    read-only by readers (``crm sql``) and never written in place.
+    """
+    target = path or settings.work_db_path
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(target), read_only=read_only)
+    options = dict(settings.duckdb_settings)
+    temp_dir = Path(options.pop("temp_directory"))
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = '{temp_dir}'")
+    for name, value in options.items():
+        literal = f"'{value}'" if isinstance(value, str) else str(value).lower()
+        con.execute(f"SET {name} = {literal}")
+    con.execute(f"SET TimeZone = '{settings.business_time_zone}'")
+    return con
+
+
+@contextmanager
+def work_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The build database, closed on exit so the next writer (dbt) can open it."""
+    con = connect(settings)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
