@@ -20,5 +20,5 @@
 {#- First letter, then asterisks: enough for a call-centre agent to greet, not to identify. -#}
 {% macro mask_name(expr) -%}
     case when {{ expr }} is null or {{ dbt.length(expr) }} = 0 then null
-         else {{ dbt.concat([dbt.left(expr, "1"), "'***'"]) }} end
+         else {{ dbt.concat(["substring(" ~ expr ~ ", 1, 1)", "'***'"]) }} end
 {%- endmacro %}

@@ -173,9 +173,7 @@ def read_as_text(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[s
             ).fetchall()
             if not keys:
                 raise RejectedFile("no_data_rows", "the file has no JSON records")
-            cols = ", ".join(
-                f"json ->> {_sql_str(k)} as {_quote_ident(k)}" for (k,) in keys
-            )
+            cols = ", ".join(f"json ->> {_sql_str(k)} as {_quote_ident(k)}" for (k,) in keys)
             con.execute(
                 f"create temp table _landing_read as select {cols} from read_ndjson_objects({p})"
             )
@@ -184,8 +182,10 @@ def read_as_text(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[s
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0:3]
         text = " ".join(message)
-        reason = "not_utf8" if "utf-8" in text.lower() or "unicode" in text.lower() else (
-            "unreadable_file"
+        reason = (
+            "not_utf8"
+            if "utf-8" in text.lower() or "unicode" in text.lower()
+            else ("unreadable_file")
         )
         raise RejectedFile(reason, f"cannot read as {fmt}: {text}") from exc
 
@@ -251,7 +251,9 @@ def _row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
         label = _sql_str(f"{col.name}: ")
         if col.required:
             checks.append(
-                _problem(f"{raw} is null", "missing_required", f"{label} || 'required value is empty'")
+                _problem(
+                    f"{raw} is null", "missing_required", f"{label} || 'required value is empty'"
+                )
             )
         if col.type != c.TEXT:
             kind = {
@@ -517,8 +519,18 @@ def load_file(
         result.reasons = {exc.reason: 1}
         con.execute(
             "insert into raw._batches values (?, ?, ?, ?, ?, ?, 'rejected', null, 0, 0, null, ?, ?, ?, ?)",
-            [_ledger_next_id(con), entity, name, file_hash, path_size(settings, moved_to),
-             None, result.message, run_id, rules.as_of, now],
+            [
+                _ledger_next_id(con),
+                entity,
+                name,
+                file_hash,
+                path_size(settings, moved_to),
+                None,
+                result.message,
+                run_id,
+                rules.as_of,
+                now,
+            ],
         )
         return result
 
@@ -558,8 +570,22 @@ def load_file(
         message = f"unknown column(s) ignored: {', '.join(extra)}" if extra else ""
         con.execute(
             "insert into raw._batches values (?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?, ?, ?)",
-            [batch_id, entity, name, file_hash, path.stat().st_size, fmt, rows, loaded,
-             quarantined, amount, message, run_id, rules.as_of, now],
+            [
+                batch_id,
+                entity,
+                name,
+                file_hash,
+                path.stat().st_size,
+                fmt,
+                rows,
+                loaded,
+                quarantined,
+                amount,
+                message,
+                run_id,
+                rules.as_of,
+                now,
+            ],
         )
         con.execute("commit")
     except BaseException:
@@ -606,12 +632,27 @@ def load_entity(
             con.execute(
                 "insert into raw._batches values (?, ?, ?, ?, ?, null, 'duplicate', null, 0, 0, "
                 "null, ?, ?, ?, ?)",
-                [_ledger_next_id(con), entity, name, file_hash, path.stat().st_size, message,
-                 run_id, as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+                [
+                    _ledger_next_id(con),
+                    entity,
+                    name,
+                    file_hash,
+                    path.stat().st_size,
+                    message,
+                    run_id,
+                    as_of,
+                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                ],
             )
             results.append(
-                BatchResult(entity, name, file_hash, "duplicate", message=message,
-                            reasons={"duplicate_file": 1})
+                BatchResult(
+                    entity,
+                    name,
+                    file_hash,
+                    "duplicate",
+                    message=message,
+                    reasons={"duplicate_file": 1},
+                )
             )
             continue
         results.append(load_file(con, settings, entity, path, rules, run_id, file_hash))

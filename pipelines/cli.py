@@ -1,0 +1,280 @@
+"""`crm`: generate sample data, run the nightly job, query the published warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(args.home)
+    os.environ["CRM_HOME"] = str(settings.home)
+    return settings
+
+
+# ---- generate -------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generator import generate
+
+    settings = _settings(args)
+    settings.ensure_dirs()
+    end_date = args.end_date or _default_end_date(settings)
+    started = time.monotonic()
+    result = generate(settings, customers=args.customers, seed=args.seed, end_date=end_date)
+    print(
+        f"generated sample for {args.customers} customers (seed {args.seed}, "
+        f"end date {end_date}) in {time.monotonic() - started:.1f}s into {settings.landing_dir}"
+    )
+    print(result.describe() if hasattr(result, "describe") else result)
+    return 0
+
+
+def _default_end_date(settings: Settings) -> dt.date:
+    from pipelines.resources import default_as_of
+
+    return default_as_of(settings)
+
+
+# ---- run ------------------------------------------------------------------------
+def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
+    """Parse the dbt project so Dagster loads a manifest that matches the code."""
+    env = settings.dbt_env()
+    dbt = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
+    proc = subprocess.run(
+        [
+            dbt,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(settings.dbt_target_dir),
+            # the same --vars as the build, so the build's partial parse is a cache hit
+            "--vars",
+            json.dumps(settings.dbt_vars(as_of)),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"dbt parse failed (exit {proc.returncode})")
+
+
+def _instance(settings: Settings):
+    """A persistent Dagster instance in state/dagster, configured by the repo's dagster.yaml."""
+    from dagster import DagsterInstance
+
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    source = REPO_ROOT / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if source.exists() and (not target.exists() or target.read_bytes() != source.read_bytes()):
+        shutil.copyfile(source, target)
+    return DagsterInstance.from_config(str(home))
+
+
+def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool) -> dict[str, Any]:
+    from pipelines.warehouse import connect, table_exists
+
+    summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat(), "success": success}
+    con = connect(settings)
+    try:
+        if table_exists(con, "raw", "_batches"):
+            rows = con.execute(
+                "select entity, status, count(*), coalesce(sum(rows_loaded), 0), "
+                "coalesce(sum(rows_quarantined), 0) from raw._batches where run_id = ? "
+                "group by 1, 2 order by 1, 2",
+                [run_id],
+            ).fetchall()
+            summary["files"] = [
+                {
+                    "entity": e,
+                    "status": s,
+                    "files": n,
+                    "rows_loaded": int(rl),
+                    "rows_quarantined": int(rq),
+                }
+                for e, s, n, rl, rq in rows
+            ]
+            summary["rows_loaded"] = sum(int(r[3]) for r in rows)
+            summary["rows_quarantined"] = sum(int(r[4]) for r in rows)
+            summary["files_rejected"] = sum(int(r[2]) for r in rows if r[1] == "rejected")
+    finally:
+        con.close()
+    if success and settings.warehouse_path.exists():
+        pub = _read_only(settings)
+        try:
+            customers, revenue = pub.execute(
+                "select (select count(*) from marts.dim_customers), "
+                "(select coalesce(sum(net_amount), 0) from marts.fct_orders)"
+            ).fetchone()
+            summary["customers"] = int(customers)
+            summary["net_revenue"] = float(revenue)
+        finally:
+            pub.close()
+        summary["published"] = str(settings.warehouse_path)
+    return summary
+
+
+def _read_only(settings: Settings):
+    from pipelines.warehouse import connect
+
+    if not settings.warehouse_path.exists():
+        raise SystemExit(
+            f"no published warehouse at {settings.warehouse_path}: run `crm run` first"
+        )
+    return connect(settings, settings.warehouse_path, read_only=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.progress import report
+    from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
+
+    settings = _settings(args)
+    settings.ensure_dirs()
+    as_of = args.as_of or default_as_of(settings)
+    started = time.monotonic()
+    report("run", f"home {settings.home}, as_of {as_of}")
+    _prepare_dbt(settings, as_of)
+    report("run", "dbt project parsed")
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("nightly")
+    result = job.execute_in_process(
+        instance=_instance(settings),
+        tags={
+            AS_OF_TAG: as_of.isoformat(),
+            FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
+            WRITER_TAG: "true",
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        raise_on_error=False,
+    )
+    summary = _run_summary(settings, result.run_id, as_of, result.success)
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    if not result.success:
+        failed = [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
+            for e in result.all_events
+            if e.is_step_failure and e.event_specific_data and e.event_specific_data.error
+        ]
+        summary["failures"] = failed
+    settings.run_summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    _print_summary(summary, settings)
+    return 0 if result.success else 1
+
+
+def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
+    print()
+    print(f"== CRM nightly run {summary['run_id']} (as_of {summary['as_of']}) ==")
+    print(f"status:            {'OK' if summary['success'] else 'FAILED'} in {summary['seconds']}s")
+    print(f"rows loaded:       {summary.get('rows_loaded', 0)}")
+    print(f"rows quarantined:  {summary.get('rows_quarantined', 0)}")
+    print(f"files rejected:    {summary.get('files_rejected', 0)}")
+    for extra in summary.get("extra_lines", []):
+        print(extra)
+    if summary["success"]:
+        print(f"customers:         {summary.get('customers', 0)}")
+        print(f"net revenue:       {summary.get('net_revenue', 0):,.0f} {settings.currency}")
+        print(f"published:         {summary.get('published')}")
+        print(
+            f"query it:          crm sql --home {settings.home} "
+            '"select * from marts.dim_customers limit 10"'
+        )
+    else:
+        print("published:         unchanged (a blocking step or check failed)")
+        for failure in summary.get("failures", []):
+            print(f"  failed: {failure}")
+
+
+# ---- sql ------------------------------------------------------------------------
+def cmd_sql(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    con = _read_only(settings)
+    try:
+        cursor = con.execute(args.query)
+        columns = [d[0] for d in cursor.description] if cursor.description else []
+        rows = cursor.fetchall() if columns else []
+    finally:
+        con.close()
+    out = sys.stdout
+    if args.format == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif args.format == "json":
+        for row in rows:
+            out.write(json.dumps(dict(zip(columns, row, strict=True)), default=str) + "\n")
+    else:
+        cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        out.write(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + "\n")
+        out.write("-+-".join("-" * w for w in widths) + "\n")
+        for r in cells:
+            out.write(" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + "\n")
+        out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+    return 0
+
+
+# ---- main -----------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_home(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--home", help="runtime home (default: $CRM_HOME or ./data)")
+        return p
+
+    gen = with_home(sub.add_parser("generate", help="write a realistic sample into landing/"))
+    gen.add_argument("--customers", type=int, default=5000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--end-date", type=_date, help="last day of data (default: yesterday)")
+    gen.set_defaults(func=cmd_generate)
+
+    run = with_home(sub.add_parser("run", help="run the nightly job in-process"))
+    run.add_argument(
+        "--as-of",
+        type=_date,
+        help="business date to compute as of (default: yesterday in the business time zone)",
+    )
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    run.set_defaults(func=cmd_run)
+
+    sql = with_home(sub.add_parser("sql", help="read-only query of the published warehouse"))
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(func=cmd_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""The one Definitions object: what `dagster dev`, the schedule and `crm run` all load."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from pipelines.ingest.assets import ingest_assets
+from pipelines.publish.assets import build_publish_asset
+from pipelines.resources import WRITER_TAG, CrmResource
+from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
+from pipelines.settings import Settings
+from pipelines.transform.assets import dbt_asset_defs, dbt_project
+
+settings = Settings.load()
+
+# Python assets that later stages add (scoring, targeting, ...) go here.
+python_assets: list[dg.AssetsDefinition] = []
+asset_checks: list[dg.AssetChecksDefinition] = []
+
+_upstream = [
+    key
+    for asset in [*ingest_assets, *dbt_asset_defs, *python_assets]
+    for key in asset.keys
+    if key.path[0] == "marts"
+]
+publish_asset = build_publish_asset(_upstream)
+
+nightly_job = dg.define_asset_job(
+    NIGHTLY_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    tags={WRITER_TAG: "true"},
+    description="Ingest → dbt → scoring → targeting → publish, one warehouse writer at a time.",
+)
+
+schedules, sensors = build_schedules(settings, nightly_job)
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, *dbt_asset_defs, *python_assets, publish_asset],
+    asset_checks=asset_checks,
+    jobs=[nightly_job],
+    schedules=schedules,
+    sensors=sensors,
+    resources={
+        "crm": CrmResource(),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    },
+    # One process writes the DuckDB build database: steps run one after another.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,88 @@
+"""dbt models and tests as Dagster assets and asset checks."""
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from pipelines.progress import report
+from pipelines.resources import CrmResource
+from pipelines.settings import Settings
+from pipelines.transform.project import load_dbt_project
+
+# Models tagged like this run after the Python scoring/targeting assets.
+AFTER_SCORING_TAG = "after_scoring"
+
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed [schema, name]; sources use meta.dagster.asset_key (raw/<entity>)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            return f"dbt_{dbt_resource_props['schema']}"
+        return super().get_group_name(dbt_resource_props)
+
+
+translator = CrmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+dbt_project = load_dbt_project(Settings.load())
+
+
+def _has_after_scoring_models() -> bool:
+    manifest = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    return any(
+        AFTER_SCORING_TAG in node.get("tags", [])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    )
+
+
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmResource):
+    settings = crm.settings
+    os.environ.update(settings.dbt_env())
+    args = ["build", "--vars", json.dumps(settings.dbt_vars(crm.as_of(context)))]
+    if crm.full_refresh(context):
+        args.append("--full-refresh")
+    report("dbt", f"dbt {' '.join(args[:1] + args[3:])} (as_of {crm.as_of(context)})", context)
+    yield from dbt.cli(args, context=context, raise_on_error=True).stream()
+    report("dbt", "dbt build finished", context)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=f"tag:{AFTER_SCORING_TAG}",
+    name="dbt_models",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmResource):
+    yield from _run_dbt(context, dbt, crm)
+
+
+dbt_asset_defs: list[dg.AssetsDefinition] = [dbt_models]
+
+if _has_after_scoring_models():
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        select=f"tag:{AFTER_SCORING_TAG}",
+        name="dbt_after_scoring",
+    )
+    def dbt_after_scoring(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmResource):
+        yield from _run_dbt(context, dbt, crm)
+
+    dbt_asset_defs.append(dbt_after_scoring)
