@@ -187,19 +187,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     report("run", "dbt project parsed")
 
     from pipelines.definitions import defs
+    from pipelines.run_report import RssSampler, as_dicts, step_figures
 
     job = defs.resolve_job_def("nightly")
-    result = job.execute_in_process(
-        instance=_instance(settings),
-        tags={
-            AS_OF_TAG: as_of.isoformat(),
-            FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
-            WRITER_TAG: "true",
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        raise_on_error=False,
-    )
+    instance = _instance(settings)
+    with RssSampler() as sampler:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                AS_OF_TAG: as_of.isoformat(),
+                FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
+                WRITER_TAG: "true",
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
     summary = _run_summary(settings, result.run_id, as_of, result.success)
+    summary["stages"] = as_dicts(step_figures(instance, result.run_id, sampler))
+    summary["dbt_layers"] = [
+        layer
+        for path in sorted(settings.dbt_target_dir.glob("*/layer_seconds.json"))
+        for layer in json.loads(path.read_text(encoding="utf-8"))
+    ]
+    summary["peak_rss_mb"] = sampler.peak_mb(0, float("inf"))
     summary["seconds"] = round(time.monotonic() - started, 1)
     if not result.success:
         failed = [
@@ -220,6 +230,8 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     print(f"rows loaded:       {summary.get('rows_loaded', 0)}")
     print(f"rows quarantined:  {summary.get('rows_quarantined', 0)}")
     print(f"files rejected:    {summary.get('files_rejected', 0)}")
+    if summary.get("peak_rss_mb"):
+        print(f"peak memory:       {summary['peak_rss_mb']:,.0f} MB (job + dbt)")
     for extra in summary.get("extra_lines", []):
         print(extra)
     if summary["success"]:

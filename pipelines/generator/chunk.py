@@ -285,7 +285,9 @@ class ChunkBuilder:
         end_year = w.cal.end.year
         parts = ldf.partition_by(["sys", "year"], as_dict=True, maintain_order=True)
         keys = sorted(parts)
-        sizes = [(parts[k].height, txn_format(int(k[0]), int(k[1]), end_year) == "csv") for k in keys]
+        sizes = [
+            (parts[k].height, txn_format(int(k[0]), int(k[1]), end_year) == "csv") for k in keys
+        ]
         plan = self.dirty_plan("transactions", sizes, cfg.dirty_transaction_rate)
         for (sy, year), nd in zip(keys, plan, strict=True):
             sy, year = int(sy), int(year)
@@ -354,7 +356,9 @@ class ChunkBuilder:
         rng = self.rng(18)
         cfg, r = self.cfg, records
         R = r.n
-        sel = (rng.random(R) < cfg.customer_update_share) & (self.end_sec - r.updated_sec > 2 * 3600)
+        sel = (rng.random(R) < cfg.customer_update_share) & (
+            self.end_sec - r.updated_sec > 2 * 3600
+        )
         u_sec = np.full(R, -1, np.int64)
         span = np.maximum(self.end_sec - r.updated_sec - 3600, 1)
         u_sec[sel] = (r.updated_sec + 3600 + rng.random(R) * span).astype(np.int64)[sel]
@@ -368,7 +372,9 @@ class ChunkBuilder:
         unsub_col = np.full((R, 4), False)
         if len(unsub.record):
             o = np.lexsort((unsub.sec, unsub.record))
-            for rec_i, col, s in zip(unsub.record[o], unsub.consent_col[o], unsub.sec[o], strict=True):
+            for rec_i, col, s in zip(
+                unsub.record[o], unsub.consent_col[o], unsub.sec[o], strict=True
+            ):
                 if s > self.end_sec:
                     continue
                 unsub_col[rec_i, col] = True
@@ -438,7 +444,8 @@ class ChunkBuilder:
             ts = [ts_expr("updated_sec", style, t_off).alias("updated_at"),
                   ts_expr("signup_sec", style, t_off).alias("signup_at")]  # fmt: skip
         birth = pl.when(pl.col("birth_days") > -(10**8)).then(
-            pl.from_epoch(pl.col("birth_days"), time_unit="d"))
+            pl.from_epoch(pl.col("birth_days"), time_unit="d")
+        )
         if fmt != "parquet":
             birth = birth.dt.strftime("%Y-%m-%d")
         genders = ("male", "female") if sy == 2 else ("M", "F")
@@ -502,11 +509,14 @@ class ChunkBuilder:
                         "outcome": list(c.outcome),
                         "cost": c.cost.astype(np.int64),
                     },
-                    schema_overrides={k: pl.String for k in ("channel", "direction",
-                                      "contact_type", "outcome")},
+                    schema_overrides={
+                        k: pl.String for k in ("channel", "direction", "contact_type", "outcome")
+                    },
                 )  # fmt: skip
             )
-        df = pl.concat(parts).sort(["direction", "sec", "person", "camp"], descending=[True, False, False, False])
+        df = pl.concat(parts).sort(
+            ["direction", "sec", "person", "camp"], descending=[True, False, False, False]
+        )
         ids = pl.Series(list(records.source_customer_id), dtype=pl.String)
         camps = pl.Series(list(w.campaigns.campaign_id) or [""], dtype=pl.String)
         sys_names = pl.Series(list(SYSTEMS), dtype=pl.String)
@@ -620,4 +630,3 @@ def _key(local: str, domain: str) -> str:
     if domain == "gmail.com":
         local = local.replace(".", "")
     return f"{local}@{domain}"
-

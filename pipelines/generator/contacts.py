@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .orders import KIND_CAMPAIGN, KIND_HOLDOUT, Orders, choose_order_system, order_seconds, pick_store
+from .orders import (
+    KIND_CAMPAIGN,
+    KIND_HOLDOUT,
+    Orders,
+    choose_order_system,
+    order_seconds,
+    pick_store,
+)
 from .people import Persons, Records
 from .world import DAY, World
 
@@ -117,7 +124,7 @@ def campaigns(
             take = ok & (rec < 0)
             rec[take] = r[take]
         count, pos = _natural_stats(natural, n, s, srt, starts)
-        last = np.where(count > 0, sorted_day[np.maximum(pos - 1, 0)], -10**6)
+        last = np.where(count > 0, sorted_day[np.maximum(pos - 1, 0)], -(10**6))
         ctype = cp.ctype[ci]
         if ctype == "retention":
             ok_type = (count >= 3) & (last >= s - 90)

@@ -63,7 +63,10 @@ def read_manifest(settings: Any) -> list[str]:
 def write_manifest(settings: Any, files: list[str]) -> None:
     path = manifest_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"note": "files written by the generator (relative to landing/)", "files": sorted(set(files))}
+    body = {
+        "note": "files written by the generator (relative to landing/)",
+        "files": sorted(set(files)),
+    }
     path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
 
 
@@ -227,7 +230,9 @@ def write_truth(
     config: GeneratorConfig,
 ) -> dict[str, Any]:
     truth = Path(settings.truth_dir)
-    identity = pl.concat([r.identity for r in results]).sort(["source_system", "source_customer_id"])
+    identity = pl.concat([r.identity for r in results]).sort(
+        ["source_system", "source_customer_id"]
+    )
     write_frame(identity, truth / "identity.parquet", "parquet")
     persons = pl.concat([r.persons for r in results]).sort("person_id")
     write_frame(persons, truth / "persons.parquet", "parquet")
@@ -352,8 +357,10 @@ def write_truth(
             "households": int(persons["household_id"].drop_nulls().n_unique()),
         },
         "dirty_rows": {
-            e: {k: int(dirty.filter((pl.col("entity") == e) & (pl.col("kind") == k)).height)
-                for k in DIRTY_KINDS[e]}
+            e: {
+                k: int(dirty.filter((pl.col("entity") == e) & (pl.col("kind") == k)).height)
+                for k in DIRTY_KINDS[e]
+            }
             for e in DIRTY_KINDS
         },  # fmt: skip
         "parameters": _jsonable(config.to_dict()),

@@ -27,7 +27,14 @@ REQUIRED = {
     "customers": ("source_customer_id", "updated_at", "source_system"),
     "contacts": ("contact_id", "source_customer_id", "occurred_at", "channel", "direction"),
 }  # fmt: skip
-GARBAGE_DATES = ("not a date", "2025/13/45 25:61", "??", "yesterday", "31.12.x", "0000-00-00 00:00:00")
+GARBAGE_DATES = (
+    "not a date",
+    "2025/13/45 25:61",
+    "??",
+    "yesterday",
+    "31.12.x",
+    "0000-00-00 00:00:00",
+)
 NON_NUMERIC = ("N/A", "abc", "#VALUE!", "12o00", "₩15,000")
 BAD_CHANNELS = ("fax", "tv_shopping", "pigeon", "telepathy")
 BAD_DIRECTIONS = ("sideways", "both", "unknown")

@@ -138,11 +138,13 @@ def make_persons(world: World, chunk: int, n: int, g0: int, rng: np.random.Gener
         raise ValueError(f"at most {MAX_PERSONS} persons are supported")
     gender = (rng.random(n) < 0.52).astype(np.int8)
     fm, ff = np.array(FIRST_NAMES_M, dtype=object), np.array(FIRST_NAMES_F, dtype=object)
-    first = np.where(gender == 1, ff[rng.integers(len(ff), size=n)], fm[rng.integers(len(fm), size=n)])
+    first = np.where(
+        gender == 1, ff[rng.integers(len(ff), size=n)], fm[rng.integers(len(fm), size=n)]
+    )
     last_idx = _choose(rng, np.array([s[1] for s in SURNAMES]), n)
     last = np.array([s[0] for s in SURNAMES], dtype=object)[last_idx]
     age = np.clip(rng.normal(42, 13, n), 19, 85)
-    end_days = (cal.end.toordinal() - 719163)  # 719163 = date(1970,1,1).toordinal()
+    end_days = cal.end.toordinal() - 719163  # 719163 = date(1970,1,1).toordinal()
     birth_days = (end_days - age * 365.25).astype(np.int64)
     place = _choose(rng, np.array([p[5] for p in PLACES]), n)
     lo = np.array([p[3] for p in PLACES])[place]
@@ -213,9 +215,7 @@ def make_persons(world: World, chunk: int, n: int, g0: int, rng: np.random.Gener
             household[members[k : k + size]] = chunk * 1_000_000 + hid
             hid += 1
             k += size
-    person_id = np.array(
-        pl.Series(pidx + 1).cast(pl.String).str.zfill(8).to_list(), dtype=object
-    )
+    person_id = np.array(pl.Series(pidx + 1).cast(pl.String).str.zfill(8).to_list(), dtype=object)
     person_id = np.array(["P" + x for x in person_id], dtype=object) if n else person_id
     return Persons(
         n=n, pidx=pidx, person_id=person_id, gender=gender, first=first, last=last,
@@ -272,7 +272,9 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     loy_ok = (np.asarray(cfg.loyalty_presence)[sys] > 0) & (
         np.asarray(cfg.loyalty_presence)[prim_sys[person]] > 0
     )
-    shared = np.stack([has_e & has_e[prim_rec], has_p & has_p[prim_rec], has_l & has_l[prim_rec]], 1)
+    shared = np.stack(
+        [has_e & has_e[prim_rec], has_p & has_p[prim_rec], has_l & has_l[prim_rec]], 1
+    )
     need = nonprim & ~shared.any(axis=1)
     allowed = np.stack([np.ones(R, bool), np.ones(R, bool), loy_ok], 1)
     forced = _masked_choice(rng, np.ones(3), allowed)
@@ -280,7 +282,9 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
         sel = need & (forced == t)
         arr[sel] = True
         arr[prim_rec[sel]] = True
-    shared = np.stack([has_e & has_e[prim_rec], has_p & has_p[prim_rec], has_l & has_l[prim_rec]], 1)
+    shared = np.stack(
+        [has_e & has_e[prim_rec], has_p & has_p[prim_rec], has_l & has_l[prim_rec]], 1
+    )
     ltype = _masked_choice(rng, np.ones(3), shared | ~nonprim[:, None]) + 1
     link_type = np.where(nonprim, ltype, 0).astype(np.int8)
     prot_email = np.zeros(R, bool)
@@ -399,14 +403,18 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
         .when(pl.col("malk") == 3).then(pl.concat_str([loc, pl.lit(" @ "), pl.col("dom")]))
         .otherwise(pl.lit("none"))
     )  # fmt: skip
-    work = pl.concat_str([pl.col("wf"), pl.col("wl"), pl.col("wu").cast(pl.String), pl.lit("@"), pl.col("wd")])
+    work = pl.concat_str(
+        [pl.col("wf"), pl.col("wl"), pl.col("wu").cast(pl.String), pl.lit("@"), pl.col("wd")]
+    )
     email_expr = (
         pl.when(pl.col("gen").is_not_null()).then(pl.col("gen"))
         .when(pl.col("work")).then(work)
         .when(pl.col("mal")).then(mal)
         .otherwise(e)
     )  # fmt: skip
-    key_local = pl.when(pl.col("gmail")).then(loc.str.replace_all(".", "", literal=True)).otherwise(loc)
+    key_local = (
+        pl.when(pl.col("gmail")).then(loc.str.replace_all(".", "", literal=True)).otherwise(loc)
+    )
     key_expr = (
         pl.when(pl.col("gen").is_not_null() | pl.col("mal")).then(pl.lit(None, pl.String))
         .when(pl.col("work")).then(work)
