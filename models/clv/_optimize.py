@@ -18,7 +18,8 @@ from scipy.optimize import minimize
 
 Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
-_MAX_NEWTON_STEPS = 25
+_MAX_NEWTON_STEPS = 10
+_MAX_HESSIANS = 3
 _FD_STEP = 1e-5
 
 
@@ -108,7 +109,10 @@ def minimize_log_params(
     hessian: NDArray[np.float64] | None = None
     positive_definite = True
     if polish and np.isfinite(fun) and np.all(np.isfinite(grad)):
-        for _ in range(_MAX_NEWTON_STEPS):
+        # A finite-difference Hessian, then chord-Newton steps with it: near the optimum the
+        # Hessian is ~constant, so this reaches machine precision in a few evaluations.
+        # The Hessian is refreshed (at most _MAX_HESSIANS times) if that was not enough.
+        for _ in range(_MAX_HESSIANS):
             hessian = fd_hessian(objective, theta)
             try:
                 chol = np.linalg.cholesky(hessian)
@@ -116,26 +120,20 @@ def minimize_log_params(
                 positive_definite = False
                 message += "; Hessian not positive definite at the optimum"
                 break
-            step = -np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
-            slope = float(grad @ step)
-            accepted = False
-            scale = 1.0
-            for _ in range(40):
-                cand = theta + scale * step
-                f_cand, g_cand = objective(cand)
-                if np.isfinite(f_cand) and f_cand <= fun + 1e-4 * scale * slope:
-                    accepted = True
+            for _ in range(_MAX_NEWTON_STEPS):
+                step = -np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+                if np.max(np.abs(step)) < 1e-10:
                     break
-                scale *= 0.5
-            if not accepted:
+                f_cand, g_cand = objective(theta + step)
+                if not (np.isfinite(f_cand) and f_cand <= fun + 1e-12 * max(1.0, abs(fun))):
+                    break
+                improved = np.max(np.abs(g_cand)) < np.max(np.abs(grad))
+                theta, fun, grad = theta + step, f_cand, g_cand
+                n_iter += 1
+                if not improved:
+                    break
+            if np.max(np.abs(grad)) <= 1e-2 * tol:
                 break
-            n_iter += 1
-            theta, fun, grad = cand, f_cand, g_cand
-            if np.max(np.abs(scale * step)) < 1e-12 or np.max(np.abs(grad)) < 1e-14:
-                break
-        if positive_definite:
-            hessian = fd_hessian(objective, theta)
-            positive_definite = bool(np.all(np.linalg.eigvalsh(hessian) > 0))
     max_grad = float(np.max(np.abs(grad))) if np.all(np.isfinite(grad)) else float("inf")
     converged = bool(np.isfinite(fun) and max_grad <= tol and positive_definite)
     if not converged:

@@ -28,50 +28,82 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from ._base import BaseCLVModel
-from ._collapse import collapse
+from ._collapse import Collapsed, collapse
 from ._optimize import minimize_log_params
-from ._validation import check_horizon, check_rfm, coerce_columns, coerce_weights
+from ._validation import check_horizon, check_rfm, coerce_columns, coerce_weights, dot
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class _BGData:
-    """Collapsed, time-rescaled BG/NBD data, split by ``x == 0`` / ``x > 0``."""
+    """Collapsed, time-rescaled BG/NBD data laid out for fast likelihood evaluation.
+
+    ``ln(alpha + T)`` and ``ln(alpha + t_x)`` are computed once per *distinct* value of
+    ``T`` / ``t_x`` (a few hundred on a day grid) and gathered; terms that are linear in
+    these logs are pre-aggregated per distinct ``T``; terms that depend on ``x`` only are
+    aggregated per distinct ``x``. Only the log-sum-exp of the two likelihood branches
+    (FHL 2005a eq. 6) is evaluated per distinct ``(x, t_x, T)`` row.
+    """
 
     n: float  # total weight (customers)
-    ux: FloatArray  # distinct frequencies
+    ux: FloatArray  # distinct frequencies (including 0)
     wx: FloatArray  # total weight per distinct frequency
-    T0: FloatArray  # ages of rows with x == 0
-    w0: FloatArray
-    x1: FloatArray  # rows with x > 0
-    tx1: FloatArray
-    T1: FloatArray
-    w1: FloatArray
+    uT: FloatArray  # distinct ages
+    wT0: FloatArray  # per distinct T: weight of x == 0 rows
+    wT1: FloatArray  # per distinct T: weight of x > 0 rows
+    wxT1: FloatArray  # per distinct T: sum of weight * x over x > 0 rows
+    utx: FloatArray  # distinct recencies of x > 0 rows
+    ix1: NDArray[np.intp]  # x > 0 rows: index into ux
+    iT1: NDArray[np.intp]  # x > 0 rows: index into uT
+    itx1: NDArray[np.intp]  # x > 0 rows: index into utx
+    x1: FloatArray  # x > 0 rows: frequency
+    w1: FloatArray  # x > 0 rows: weight
     sum_wx: float  # sum of weight * x (for the time-rescaling constant)
+    n_rows: int  # distinct (x, t_x, T) rows with positive weight
 
     @classmethod
-    def build(cls, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> _BGData:
-        ux, x_idx = np.unique(x, return_inverse=True)
-        zero = x == 0
-        rep = ~zero
+    def build(cls, col: Collapsed, scale: float) -> _BGData:
+        """Lay out collapsed ``(x, t_x, T)`` rows; times are multiplied by ``scale``."""
+        keep = col.weights > 0
+        ix, itx, iT = (c[keep] for c in col.codes)
+        lx, ltx, lT = col.levels
+        w = col.weights[keep]
+        x = lx[ix]
+        rep = x > 0
+        zero = ~rep
+        nT = lT.shape[0]
         return cls(
             n=float(w.sum()),
-            ux=ux,
-            wx=np.bincount(x_idx, weights=w, minlength=ux.shape[0]),
-            T0=T[zero],
-            w0=w[zero],
+            ux=lx,
+            wx=np.bincount(ix, weights=w, minlength=lx.shape[0]),
+            uT=lT * scale,
+            wT0=np.bincount(iT[zero], weights=w[zero], minlength=nT),
+            wT1=np.bincount(iT[rep], weights=w[rep], minlength=nT),
+            wxT1=np.bincount(iT[rep], weights=(w * x)[rep], minlength=nT),
+            utx=ltx * scale,
+            ix1=ix[rep],
+            iT1=iT[rep],
+            itx1=itx[rep],
             x1=x[rep],
-            tx1=tx[rep],
-            T1=T[rep],
             w1=w[rep],
-            sum_wx=float(w @ x),
+            sum_wx=dot(w, x),
+            n_rows=int(w.shape[0]),
         )
 
     def log_likelihood(self, params: FloatArray, *, grad: bool) -> tuple[float, FloatArray]:
-        """Total log-likelihood (FHL 2005a eq. 6, note 004 eq. 3) and its gradient."""
+        """Total log-likelihood (FHL 2005a eq. 6, note 004 eq. 3) and its gradient.
+
+        Per customer, with ``A = -(r+x) ln(alpha+T)`` and
+        ``B = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x)``::
+
+            ln L = ln Gamma(r+x) - ln Gamma(r) + r ln alpha
+                   + ln B(a, b+x) - ln B(a, b) + A + [x > 0] softplus(B - A)
+
+        since ``logaddexp(A, B) = A + softplus(B - A)``.
+        """
         r, alpha, a, b = params
-        ux, wx = self.ux, self.wx
+        ux, wx, n = self.ux, self.wx, self.n
         # Terms that depend on x only: ln Gamma(r+x)/Gamma(r) + ln B(a, b+x)/B(a, b).
         gx = (
             gammaln(r + ux)
@@ -81,62 +113,79 @@ class _BGData:
             - gammaln(b)
             - gammaln(a + b + ux)
         )
-        ll = float(wx @ gx) + self.n * r * np.log(alpha)
-        # x == 0: only the "still alive at T" term, ln (alpha / (alpha + T))^r -> -r ln(alpha+T).
-        log_aT0 = np.log(alpha + self.T0)
-        ll -= r * float(self.w0 @ log_aT0)
-        # x > 0: ln[ (alpha+T)^-(r+x) + a/(b+x-1) (alpha+t_x)^-(r+x) ] via logaddexp.
-        x1, w1 = self.x1, self.w1
-        rx = r + x1
-        log_aT1 = np.log(alpha + self.T1)
-        log_atx = np.log(alpha + self.tx1)
-        bx1 = b + x1 - 1.0
-        a3 = -rx * log_aT1
-        a4 = np.log(a) - np.log(bx1) - rx * log_atx
-        lse = np.logaddexp(a3, a4)
-        ll += float(w1 @ lse)
+        log_at = np.log(alpha + self.uT)
+        log_atx = np.log(alpha + self.utx)
+        # sum of A over all customers, aggregated per distinct T.
+        coef_T = r * (self.wT0 + self.wT1) + self.wxT1
+        ll = dot(wx, gx) + n * r * np.log(alpha) - dot(coef_T, log_at)
+        # x > 0 rows: d = B - A = ln a - ln(b+x-1) + (r+x) (ln(alpha+T) - ln(alpha+t_x)).
+        xs = np.maximum(ux, 1.0)
+        inv_bx = 1.0 / (b + xs - 1.0)
+        cx = np.log(a * inv_bx)
+        rx = r + self.x1
+        gap = log_at[self.iT1] - log_atx[self.itx1]
+        d = cx[self.ix1] + rx * gap
+        # Stable softplus(d) = ln(1 + e^d) and logistic(d), sharing one exp.
+        e = np.exp(-np.abs(d))
+        ll += dot(self.w1, (np.maximum(d, 0.0) + np.log1p(e)))
         if not grad:
             return ll, np.empty(0)
-        p4 = np.exp(a4 - lse)  # share of the "dropped out after t_x" term
-        p3 = 1.0 - p4
-        w1p4 = w1 * p4
+        # weight x share of the "dropped out after t_x" branch, logistic(d)
+        wp = self.w1 * np.where(d >= 0.0, 1.0, e) / (1.0 + e)
         psi_ab = digamma(a + b)
         psi_abx = digamma(a + b + ux)
+        inv_at = 1.0 / (alpha + self.uT)
+        inv_atx = 1.0 / (alpha + self.utx)
         d_r = (
-            float(wx @ (digamma(r + ux) - digamma(r)))
-            + self.n * np.log(alpha)
-            - float(self.w0 @ log_aT0)
-            - float(w1 @ (p3 * log_aT1))
-            - float(w1p4 @ log_atx)
+            dot(wx, (digamma(r + ux) - digamma(r)))
+            + n * np.log(alpha)
+            - dot(self.wT0 + self.wT1, log_at)
+            + dot(wp, gap)
         )
         d_alpha = (
-            self.n * r / alpha
-            - r * float(self.w0 @ (1.0 / (alpha + self.T0)))
-            - float(w1 @ (rx * (p3 / (alpha + self.T1) + p4 / (alpha + self.tx1))))
+            n * r / alpha
+            - dot(coef_T, inv_at)
+            + dot(wp * rx, inv_at[self.iT1] - inv_atx[self.itx1])
         )
-        d_a = float(wx @ (psi_ab - psi_abx)) + float(w1p4.sum()) / a
-        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - psi_abx)) - float(
-            w1p4 @ (1.0 / bx1)
-        )
+        wp_x = np.bincount(self.ix1, weights=wp, minlength=ux.shape[0])
+        d_a = dot(wx, (psi_ab - psi_abx)) + float(wp_x.sum()) / a
+        d_b = dot(wx, (psi_ab + digamma(b + ux) - digamma(b) - psi_abx)) - dot(wp_x, inv_bx)
         return ll, np.array([d_r, d_alpha, d_a, d_b])
+
+
+#: Below this many rows, predictions are computed row by row instead of on distinct rows.
+_COLLAPSE_MIN_ROWS = 20_000
+
+
+def _purchases_if_alive(
+    params: tuple[float, ...], t: FloatArray, x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """Numerator of FHL 2005a eq. 10: expected purchases in ``(T, T+t]`` if alive at T.
+
+    ``((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)`` equals
+    ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)`` with ``z = t/(alpha+T+t)`` (Euler's
+    transformation). The second form has small upper parameters, so it neither overflows
+    nor loses precision for heavy buyers (large x). It depends on ``(x, T, t)`` only, so
+    for many customers it is evaluated once per distinct ``(x, T, t)``.
+    """
+    r, alpha, a, b = params
+    if x.size >= _COLLAPSE_MIN_ROWS:
+        shape = x.shape
+        col = collapse(x.ravel(), T.ravel(), t.ravel())
+        return _purchases_if_alive(params, *(col.columns[i] for i in (2, 0, 1)))[
+            col.inverse
+        ].reshape(shape)
+    z = t / (alpha + T + t)
+    c = a + b + x - 1.0
+    hyp = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+    return (c / (a - 1.0)) * (1.0 - hyp)
 
 
 def _expected_purchases(
     params: tuple[float, ...], t: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray
 ) -> FloatArray:
-    """FHL 2005a eq. 10, with the hypergeometric term Euler-transformed.
-
-    ``((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)`` equals
-    ``(1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)`` with ``z = t/(alpha+T+t)`` (Euler's
-    transformation). The second form has small upper parameters, so it neither overflows
-    nor loses precision for heavy buyers (large x).
-    """
-    r, alpha, a, b = params
-    z = t / (alpha + T + t)
-    c = a + b + x - 1.0
-    hyp = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    numerator = (c / (a - 1.0)) * (1.0 - hyp)
-    return numerator * _probability_alive(params, x, tx, T)
+    """FHL 2005a eq. 10: purchases-if-alive times P(alive)."""
+    return _purchases_if_alive(params, t, x, T) * _probability_alive(params, x, tx, T)
 
 
 def _probability_alive(
@@ -284,11 +333,8 @@ class BetaGeoModel(BaseCLVModel):
         if t_max <= 0:
             raise ValueError("T must be > 0 for at least one customer")
         col = collapse(x, tx, T_, weights=w)
-        keep = col.weights > 0
-        ux, utx, uT = (c[keep] for c in col.columns)
-        uw = col.weights[keep]
         scale = 1.0 / t_max
-        data = _BGData.build(ux, utx * scale, uT * scale, uw)
+        data = _BGData.build(col, scale)
 
         pen = self.penalizer_coef
 
@@ -311,7 +357,7 @@ class BetaGeoModel(BaseCLVModel):
         params = dict(zip(self.param_names, p_scaled.tolist(), strict=True))
         params["alpha"] = params["alpha"] / scale
         self._store_fit(
-            outcome, params, log_likelihood, data.n, int(uw.shape[0]), time.perf_counter() - start
+            outcome, params, log_likelihood, data.n, data.n_rows, time.perf_counter() - start
         )
         return self
 
@@ -343,7 +389,7 @@ class BetaGeoModel(BaseCLVModel):
         check_rfm(x, tx, T_)
         w = None if weights is None else coerce_weights(weights, x.shape[0])
         col = collapse(x, tx, T_, weights=w)
-        return _BGData.build(*col.columns, col.weights).log_likelihood(params, grad=False)[0]
+        return _BGData.build(col, 1.0).log_likelihood(params, grad=False)[0]
 
     # -- prediction -------------------------------------------------------------------
     def _rfm(self, frequency: Any, recency: Any, T: Any, **extra: Any) -> list[FloatArray]:
@@ -370,7 +416,7 @@ class BetaGeoModel(BaseCLVModel):
             \\left(\\frac{\\alpha+T}{\\alpha+t_x}\\right)^{r+x}}
 
         The hypergeometric term is evaluated after Euler's transformation (see
-        ``_expected_purchases``); undefined at exactly ``a == 1``.
+        ``_purchases_if_alive``); undefined at exactly ``a == 1``.
 
         Parameters
         ----------

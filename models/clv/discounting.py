@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._collapse import collapse
-from .beta_geo import BetaGeoModel, _expected_purchases
+from .beta_geo import BetaGeoModel, _probability_alive, _purchases_if_alive
 from .gamma_gamma import GammaGammaModel
 
 #: Mean Gregorian month length in days (365.25 / 12).
@@ -54,8 +54,8 @@ def discounted_expected_purchases(
     """Present value (in purchases) of the expected repeat purchases over the horizon.
 
     ``sum_{k=1..H} (E[Y(k)] - E[Y(k-1)]) / (1 + d)^(k/12)`` with ``E[Y(k)]`` the BG/NBD
-    conditional expectation (FHL 2005a eq. 10) at ``k`` months. Customers with identical
-    ``(frequency, recency, T)`` are evaluated once.
+    conditional expectation (FHL 2005a eq. 10) at ``k`` months. The hypergeometric part
+    of eq. 10 depends on ``(frequency, T)`` only and is evaluated once per distinct pair.
 
     Parameters
     ----------
@@ -80,18 +80,18 @@ def discounted_expected_purchases(
     _check_schedule(horizon_months, annual_discount_rate, time_unit_days, days_per_month)
     params = transaction_model._params()
     x, tx, T_ = transaction_model._rfm(frequency, recency, T)
-    shape = x.shape
-    col = collapse(x.ravel(), tx.ravel(), T_.ravel())
-    ux, utx, uT = col.columns
+    # E[Y(t)] = P(alive | x, t_x, T) * N(t | x, T): discount N per distinct (x, T).
+    col = collapse(x.ravel(), T_.ravel())
+    ux, uT = col.columns
     periods_per_month = days_per_month / time_unit_days
     total = np.zeros_like(ux)
     previous = np.zeros_like(ux)
     for k in range(1, int(horizon_months) + 1):
         t = np.full_like(ux, k * periods_per_month)
-        cumulative = _expected_purchases(params, t, ux, utx, uT)
+        cumulative = _purchases_if_alive(params, t, ux, uT)
         total += (cumulative - previous) * (1.0 + annual_discount_rate) ** (-k / 12.0)
         previous = cumulative
-    return total[col.inverse].reshape(shape)
+    return total[col.inverse].reshape(x.shape) * _probability_alive(params, x, tx, T_)
 
 
 def customer_lifetime_value(

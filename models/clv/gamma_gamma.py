@@ -21,9 +21,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
 from ._base import BaseCLVModel
-from ._collapse import collapse
+from ._collapse import Collapsed, collapse
 from ._optimize import minimize_log_params
-from ._validation import check_spend, coerce_columns, coerce_weights
+from ._validation import check_spend, coerce_columns, coerce_weights, dot
 
 FloatArray = NDArray[np.float64]
 
@@ -33,29 +33,36 @@ class _GGData:
     """Collapsed Gamma-Gamma data with the parameter-free sums precomputed."""
 
     n: float
-    x: FloatArray  # per distinct (x, m) row
-    m: FloatArray
-    w: FloatArray
+    w: FloatArray  # per distinct (x, m) row: weight
+    wx: FloatArray  # weight * x
+    mx: FloatArray  # m * x (total repeat spend)
     ux: FloatArray  # distinct x
-    wx: FloatArray  # weight per distinct x
+    wux: FloatArray  # weight per distinct x
     sum_wx_logm: float  # sum w x ln m
     sum_w_logm: float  # sum w ln m
     sum_wx_logx: float  # sum w x ln x
 
     @classmethod
-    def build(cls, x: FloatArray, m: FloatArray, w: FloatArray) -> _GGData:
-        ux, x_idx = np.unique(x, return_inverse=True)
+    def build(cls, col: Collapsed, scale: float) -> _GGData:
+        """Lay out collapsed ``(x, m)`` rows; money is divided by ``scale``."""
+        keep = col.weights > 0
+        ix, im = (c[keep] for c in col.codes)
+        lx, lm = col.levels
+        w = col.weights[keep]
+        x = lx[ix]
+        m = lm[im] / scale
         log_m = np.log(m)
+        wx = w * x
         return cls(
             n=float(w.sum()),
-            x=x,
-            m=m,
             w=w,
-            ux=ux,
-            wx=np.bincount(x_idx, weights=w, minlength=ux.shape[0]),
-            sum_wx_logm=float((w * x) @ log_m),
-            sum_w_logm=float(w @ log_m),
-            sum_wx_logx=float((w * x) @ np.log(x)),
+            wx=wx,
+            mx=m * x,
+            ux=lx,
+            wux=np.bincount(ix, weights=w, minlength=lx.shape[0]),
+            sum_wx_logm=dot(wx, log_m),
+            sum_w_logm=dot(w, log_m),
+            sum_wx_logx=dot(wx, np.log(x)),
         )
 
     def log_likelihood(self, params: FloatArray, *, grad: bool) -> tuple[float, FloatArray]:
@@ -67,31 +74,29 @@ class _GGData:
             + (px-1) ln(m) + px ln(x) - (px+q) ln(gamma + m x)
         """
         p, q, g = params
-        ux, wx, n = self.ux, self.wx, self.n
+        ux, wux, n = self.ux, self.wux, self.n
         pux = p * ux
-        log_gmx = np.log(g + self.m * self.x)
-        wx_rows = self.w * self.x
+        g_mx = g + self.mx
+        log_gmx = np.log(g_mx)
+        s_wx_log = dot(self.wx, log_gmx)
+        s_w_log = dot(self.w, log_gmx)
         ll = (
-            float(wx @ (gammaln(pux + q) - gammaln(pux)))
+            dot(wux, gammaln(pux + q) - gammaln(pux))
             - n * gammaln(q)
             + n * q * np.log(g)
             + p * self.sum_wx_logm
             - self.sum_w_logm
             + p * self.sum_wx_logx
-            - p * float(wx_rows @ log_gmx)
-            - q * float(self.w @ log_gmx)
+            - p * s_wx_log
+            - q * s_w_log
         )
         if not grad:
             return ll, np.empty(0)
         psi_pxq = digamma(pux + q)
-        d_p = (
-            float((wx * ux) @ (psi_pxq - digamma(pux)))
-            + self.sum_wx_logm
-            + self.sum_wx_logx
-            - float(wx_rows @ log_gmx)
-        )
-        d_q = float(wx @ psi_pxq) - n * digamma(q) + n * np.log(g) - float(self.w @ log_gmx)
-        d_g = n * q / g - float((self.w * (p * self.x + q)) @ (1.0 / (g + self.m * self.x)))
+        d_p = dot(wux * ux, psi_pxq - digamma(pux)) + self.sum_wx_logm + self.sum_wx_logx - s_wx_log
+        d_q = dot(wux, psi_pxq) - n * digamma(q) + n * np.log(g) - s_w_log
+        inv = 1.0 / g_mx
+        d_g = n * q / g - p * dot(self.wx, inv) - q * dot(self.w, inv)
         return ll, np.array([d_p, d_q, d_g])
 
 
@@ -196,13 +201,10 @@ fit_seconds_
                 f"too few repeat customers to fit Gamma-Gamma: {n_customers:g}, "
                 f"min_customers={self.min_customers}"
             )
-        col = collapse(x, m, weights=w)
-        keep = col.weights > 0
-        ux, um = (c[keep] for c in col.columns)
-        uw = col.weights[keep]
         # Rescale money so that the mean spend is 1 (gamma is a scale parameter).
-        scale = float(uw @ um) / float(uw.sum())
-        data = _GGData.build(ux, um / scale, uw)
+        scale = float(np.average(m, weights=w))
+        col = collapse(x, m, weights=w)
+        data = _GGData.build(col, scale)
         pen = self.penalizer_coef
         unscale = np.array([1.0, 1.0, scale])
 
@@ -224,7 +226,12 @@ fit_seconds_
         log_likelihood = data.log_likelihood(p_scaled, grad=False)[0] - data.n * np.log(scale)
         params = dict(zip(self.param_names, (p_scaled * unscale).tolist(), strict=True))
         self._store_fit(
-            outcome, params, log_likelihood, data.n, int(uw.shape[0]), time.perf_counter() - start
+            outcome,
+            params,
+            log_likelihood,
+            data.n,
+            int(data.w.shape[0]),
+            time.perf_counter() - start,
         )
         return self
 
@@ -251,7 +258,7 @@ fit_seconds_
         check_spend(x, m, allow_zero_frequency=False)
         w = None if weights is None else coerce_weights(weights, x.shape[0])
         col = collapse(x, m, weights=w)
-        return _GGData.build(*col.columns, col.weights).log_likelihood(params, grad=False)[0]
+        return _GGData.build(col, 1.0).log_likelihood(params, grad=False)[0]
 
     def expected_population_average_value(self) -> float:
         """Mean transaction value of a randomly chosen customer, ``p gamma / (q - 1)``.
