@@ -1,0 +1,310 @@
+"""Benchmark: models.clv versus lifetimes on simulated BG/NBD + Gamma-Gamma customers.
+
+Simulates ``--customers`` customers (seeded) from the BG/NBD + Gamma-Gamma process with
+CDNOW-like parameters over two years of daily data (time unit: weeks), then times
+
+* ours:      BetaGeoModel.fit + GammaGammaModel.fit + scoring every customer
+             (P(alive), expected purchases over 52 weeks, expected average value,
+             12-month discounted CLV);
+* lifetimes: BetaGeoFitter.fit + GammaGammaFitter.fit + the same four scores
+             (lifetimes 0.11.3), on the first ``--lifetimes-customers`` customers
+             (default: all of them);
+
+and compares the fitted parameters (relative difference) and the scores. Writes a JSON
+file and a markdown snippet next to it.
+
+    python bench/bench_clv.py --customers 1000000 --out bench/results/clv.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.clv import BetaGeoModel, GammaGammaModel, customer_lifetime_value  # noqa: E402
+from models.clv.simulate import simulate_summaries  # noqa: E402
+
+TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL 2005a, CDNOW
+TRUE_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}  # FHL 2005b, CDNOW
+MAX_AGE_DAYS = 730
+TIME_UNIT_DAYS = 7.0
+HORIZON_WEEKS = 52.0
+CLV_MONTHS = 12
+MONTHLY_DISCOUNT = 0.01  # lifetimes' parameter; annual equivalent used for ours
+WEEKS_PER_MONTH_LIFETIMES = 4.345  # lifetimes' freq="W" month length, used by both
+LT_NAMES = {"gamma": "v"}
+
+
+def run_ours(d: dict[str, np.ndarray]) -> dict[str, Any]:
+    f, r, T, m = d["frequency"], d["recency"], d["T"], d["monetary_value"]
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bg = BetaGeoModel().fit(f, r, T)
+    t1 = time.perf_counter()
+    rep = (f > 0) & (m > 0)
+    gg = GammaGammaModel().fit(f[rep], m[rep])
+    t2 = time.perf_counter()
+    scores = {
+        "p_alive": bg.probability_alive(f, r, T),
+        "expected_purchases": bg.expected_purchases(HORIZON_WEEKS, f, r, T),
+        "expected_value": gg.expected_average_value(f, m),
+        "clv": customer_lifetime_value(
+            bg,
+            gg,
+            f,
+            r,
+            T,
+            m,
+            horizon_months=CLV_MONTHS,
+            annual_discount_rate=(1 + MONTHLY_DISCOUNT) ** 12 - 1,
+            margin_rate=1.0,
+            time_unit_days=TIME_UNIT_DAYS,
+            days_per_month=WEEKS_PER_MONTH_LIFETIMES * TIME_UNIT_DAYS,
+        ),
+    }
+    t3 = time.perf_counter()
+    timings = {"fit_bg": t1 - t0, "fit_gg": t2 - t1, "score": t3 - t2, "total": t3 - t0}
+    return {"bg": bg, "gg": gg, "scores": scores, "seconds": timings}
+
+
+def run_lifetimes(d: dict[str, np.ndarray]) -> dict[str, Any]:
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    f, r, T, m = d["frequency"], d["recency"], d["T"], d["monetary_value"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        # numpy inputs: lifetimes 0.11.3's input checks misbehave on pandas>=3 Series.
+        bg = BetaGeoFitter().fit(f, r, T)
+        t1 = time.perf_counter()
+        rep = (f > 0) & (m > 0)
+        gg = GammaGammaFitter().fit(f[rep], m[rep])
+        t2 = time.perf_counter()
+        scores = {
+            "p_alive": bg.conditional_probability_alive(f, r, T),
+            "expected_purchases": bg.conditional_expected_number_of_purchases_up_to_time(
+                HORIZON_WEEKS, f, r, T
+            ),
+            "expected_value": gg.conditional_expected_average_profit(f, m),
+            "clv": gg.customer_lifetime_value(
+                bg,
+                pd.Series(f),
+                pd.Series(r),
+                pd.Series(T),
+                pd.Series(m),
+                time=CLV_MONTHS,
+                discount_rate=MONTHLY_DISCOUNT,
+                freq="W",
+            ).to_numpy(),
+        }
+        t3 = time.perf_counter()
+    timings = {"fit_bg": t1 - t0, "fit_gg": t2 - t1, "score": t3 - t2, "total": t3 - t0}
+    return {"bg": bg, "gg": gg, "scores": scores, "seconds": timings}
+
+
+def rel_diff(ours: float, theirs: float) -> float:
+    return abs(ours - theirs) / abs(theirs)
+
+
+def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--lifetimes-customers",
+        type=int,
+        default=None,
+        help="fit lifetimes on the first N customers only (default: all); reported",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of ours (median)")
+    parser.add_argument("--seed", type=int, default=20260501)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/clv.json"))
+    args = parser.parse_args(argv)
+
+    n = args.customers
+    n_lt = min(args.lifetimes_customers or n, n)
+    load_before = os.getloadavg()
+    t = time.perf_counter()
+    data = simulate_summaries(
+        n,
+        TRUE_BG,
+        TRUE_GG,
+        max_age_days=MAX_AGE_DAYS,
+        time_unit_days=TIME_UNIT_DAYS,
+        seed=args.seed,
+    )
+    simulate_seconds = time.perf_counter() - t
+    print(f"simulated {n:,} customers in {simulate_seconds:.1f}s", flush=True)
+
+    runs = [run_ours(data) for _ in range(max(1, args.repeats))]
+    ours_seconds = {
+        k: statistics.median(run["seconds"][k] for run in runs) for k in runs[0]["seconds"]
+    }
+    ours = runs[0]
+    print(f"ours: {ours_seconds}", flush=True)
+
+    lt_data = data if n_lt == n else {k: v[:n_lt] for k, v in data.items()}
+    ours_on_lt = ours if n_lt == n else run_ours(lt_data)
+    print(f"lifetimes on {n_lt:,} customers ...", flush=True)
+    lt = run_lifetimes(lt_data)
+    print(f"lifetimes: {lt['seconds']}", flush=True)
+
+    param_rel = {}
+    params = {"ours": {}, "lifetimes": {}, "true": {**TRUE_BG, **TRUE_GG}}
+    for model_key in ("bg", "gg"):
+        model = ours_on_lt[model_key]
+        for name, value in model.params_.items():
+            theirs = float(lt[model_key].params_[LT_NAMES.get(name, name)])
+            params["ours"][name] = value
+            params["lifetimes"][name] = theirs
+            param_rel[name] = rel_diff(value, theirs)
+    # Which optimum is better? Evaluate both parameter sets with the same likelihood.
+    f, r, T, m = (lt_data[k] for k in ("frequency", "recency", "T", "monetary_value"))
+    lt_bg_params = {k: float(lt["bg"].params_[k]) for k in ("r", "alpha", "a", "b")}
+    ll_bg_lt = BetaGeoModel().set_params(lt_bg_params).log_likelihood(f, r, T)
+    rep = (f > 0) & (m > 0)
+    lt_gg_params = {k: float(lt["gg"].params_[LT_NAMES.get(k, k)]) for k in ("p", "q", "gamma")}
+    ll_gg_lt = GammaGammaModel().set_params(lt_gg_params).log_likelihood(f[rep], m[rep])
+    score_rel = {k: max_rel_diff(ours_on_lt["scores"][k], lt["scores"][k]) for k in lt["scores"]}
+
+    same_data = n_lt == n
+    ratio_total = ours_seconds["total"] / lt["seconds"]["total"] if same_data else None
+    ratio_fit = (
+        (ours_seconds["fit_bg"] + ours_seconds["fit_gg"])
+        / (lt["seconds"]["fit_bg"] + lt["seconds"]["fit_gg"])
+        if same_data
+        else None
+    )
+    result = {
+        "customers": n,
+        "lifetimes_customers": n_lt,
+        "same_data": same_data,
+        "seed": args.seed,
+        "simulation": {
+            "true_params": {**TRUE_BG, **TRUE_GG},
+            "max_age_days": MAX_AGE_DAYS,
+            "time_unit_days": TIME_UNIT_DAYS,
+            "repeat_customers": int((data["frequency"] > 0).sum()),
+            "seconds": simulate_seconds,
+        },
+        "ours": {
+            "seconds_median": ours_seconds,
+            "seconds_runs": [run["seconds"] for run in runs],
+            "bg_summary": {k: v for k, v in ours["bg"].summary().items() if k != "message"},
+            "gg_summary": {k: v for k, v in ours["gg"].summary().items() if k != "message"},
+        },
+        "lifetimes": {"seconds": lt["seconds"]},
+        "params": params,
+        "param_rel_diff": param_rel,
+        "param_rel_diff_max": max(param_rel.values()),
+        "log_likelihood": {
+            "bg_ours": ours_on_lt["bg"].log_likelihood_,
+            "bg_lifetimes_params": ll_bg_lt,
+            "gg_ours": ours_on_lt["gg"].log_likelihood_,
+            "gg_lifetimes_params": ll_gg_lt,
+        },
+        "score_max_rel_diff": score_rel,
+        "time_ratio_total": ratio_total,
+        "time_ratio_fit": ratio_fit,
+        "targets": {"param_rel_diff_max": 1e-4, "time_ratio_total": 0.1},
+        "environment": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": __import__("scipy").__version__,
+            "lifetimes": __import__("lifetimes").__version__,
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+def markdown(res: dict[str, Any]) -> str:
+    o, lt = res["ours"]["seconds_median"], res["lifetimes"]["seconds"]
+    lines = [
+        f"### CLV benchmark: {res['customers']:,} simulated customers",
+        "",
+        f"BG/NBD + Gamma-Gamma fit and scoring (P(alive), 52-week expected purchases, expected"
+        f" average value, 12-month discounted CLV); seed {res['seed']}; "
+        f"{res['simulation']['repeat_customers']:,} repeat customers; "
+        f"{res['environment']['cpus']} CPUs shared, load average before "
+        f"{res['environment']['loadavg_before'][0]:.2f}.",
+        "",
+    ]
+    if not res["same_data"]:
+        lines += [
+            f"**lifetimes was run on the first {res['lifetimes_customers']:,} customers only "
+            f"(`--lifetimes-customers`); its times are not for the same data and no time "
+            f"ratio is reported.**",
+            "",
+        ]
+    lines += [
+        "| step | ours (s, median of runs) | lifetimes 0.11.3 (s) |",
+        "|---|---:|---:|",
+    ]
+    for key, label in (
+        ("fit_bg", "BG/NBD fit"),
+        ("fit_gg", "Gamma-Gamma fit"),
+        ("score", "scoring"),
+        ("total", "**total**"),
+    ):
+        lines.append(f"| {label} | {o[key]:.2f} | {lt[key]:.2f} |")
+    lines.append("")
+    if res["time_ratio_total"] is not None:
+        lines.append(
+            f"Time ratio ours / lifetimes: **{res['time_ratio_total']:.3f}** total, "
+            f"{res['time_ratio_fit']:.3f} fit only (target <= 0.1)."
+        )
+    lines += [
+        "",
+        f"Distinct (x, t_x, T) rows: {res['ours']['bg_summary']['n_unique']:,}; "
+        f"distinct (x, m) rows: {res['ours']['gg_summary']['n_unique']:,}.",
+        "",
+        "| param | true | ours | lifetimes | rel. diff |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rel in res["param_rel_diff"].items():
+        lines.append(
+            f"| {name} | {res['params']['true'][name]:g} | {res['params']['ours'][name]:.6g} | "
+            f"{res['params']['lifetimes'][name]:.6g} | {rel:.2e} |"
+        )
+    ll = res["log_likelihood"]
+    lines += [
+        "",
+        f"Max parameter relative difference: **{res['param_rel_diff_max']:.2e}** (target <= 1e-4)."
+        f" Log-likelihood at our / lifetimes' estimates: BG/NBD {ll['bg_ours']:.4f} / "
+        f"{ll['bg_lifetimes_params']:.4f}; Gamma-Gamma {ll['gg_ours']:.4f} / "
+        f"{ll['gg_lifetimes_params']:.4f}.",
+        "",
+        "Max relative difference of scores: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in res["score_max_rel_diff"].items())
+        + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
