@@ -249,8 +249,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"BG/NBD + Gamma-Gamma fit and scoring (P(alive), 52-week expected purchases, expected"
         f" average value, 12-month discounted CLV); seed {res['seed']}; "
         f"{res['simulation']['repeat_customers']:,} repeat customers; "
-        f"{res['environment']['cpus']} CPUs shared, load average before "
-        f"{res['environment']['loadavg_before'][0]:.2f}.",
+        f"{res['environment']['cpus']} CPUs shared with other jobs, 1-min load average "
+        f"{res['environment']['loadavg_before'][0]:.2f} before / "
+        f"{res['environment']['loadavg_after'][0]:.2f} after.",
         "",
     ]
     if not res["same_data"]:
