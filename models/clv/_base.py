@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -13,6 +14,14 @@ from ._validation import check_positive_params
 
 class NotFittedError(ValueError):
     """Raised when a prediction method is called before ``fit`` or ``set_params``."""
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """Warned by ``fit`` when the optimiser did not reach a proper maximum.
+
+    The fitted attributes are still set (``converged_`` is False, the reason is in
+    ``optimizer_message_``); callers should not publish scores from such a fit.
+    """
 
 
 class BaseCLVModel:
@@ -99,6 +108,13 @@ class BaseCLVModel:
         self.n_unique_ = int(n_unique)
         self.fit_seconds_ = float(seconds)
         self.optimizer_message_ = outcome.message
+        if not outcome.converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: {outcome.message}. Parameters "
+                f"{params} may sit on a boundary (degenerate or too little data).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         # Observed information of the (mean) objective on the log scale -> delta method.
         self.standard_errors_ = {name: float("nan") for name in self.param_names}
         if outcome.hessian is not None and outcome.converged:

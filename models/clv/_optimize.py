@@ -94,14 +94,27 @@ def minimize_log_params(
     -------
     OptimizeOutcome
     """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        res = minimize(
-            objective,
-            np.asarray(theta0, dtype=np.float64),
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": maxiter, "ftol": 1e-15, "gtol": tol * 1e-2, "maxcor": 20},
-        )
+    # Parameters that run off towards a boundary (degenerate data) overflow harmlessly
+    # inside the objective; convergence is judged on the gradient and Hessian instead.
+    with np.errstate(all="ignore"):
+        return _minimize(objective, theta0, tol=tol, maxiter=maxiter, polish=polish)
+
+
+def _minimize(
+    objective: Objective,
+    theta0: NDArray[np.float64],
+    *,
+    tol: float,
+    maxiter: int,
+    polish: bool,
+) -> OptimizeOutcome:
+    res = minimize(
+        objective,
+        np.asarray(theta0, dtype=np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": tol * 1e-2, "maxcor": 20},
+    )
     theta = np.asarray(res.x, dtype=np.float64)
     fun, grad = objective(theta)
     n_iter = int(res.nit)

@@ -158,7 +158,12 @@ _COLLAPSE_MIN_ROWS = 20_000
 
 
 def _purchases_if_alive(
-    params: tuple[float, ...], t: FloatArray, x: FloatArray, T: FloatArray
+    params: tuple[float, ...],
+    t: FloatArray,
+    x: FloatArray,
+    T: FloatArray,
+    *,
+    distinct: bool = False,
 ) -> FloatArray:
     """Numerator of FHL 2005a eq. 10: expected purchases in ``(T, T+t]`` if alive at T.
 
@@ -169,12 +174,11 @@ def _purchases_if_alive(
     for many customers it is evaluated once per distinct ``(x, T, t)``.
     """
     r, alpha, a, b = params
-    if x.size >= _COLLAPSE_MIN_ROWS:
-        shape = x.shape
+    if not distinct and x.size >= _COLLAPSE_MIN_ROWS:
         col = collapse(x.ravel(), T.ravel(), t.ravel())
-        return _purchases_if_alive(params, *(col.columns[i] for i in (2, 0, 1)))[
-            col.inverse
-        ].reshape(shape)
+        ux, uT, ut = col.columns
+        values = _purchases_if_alive(params, ut, ux, uT, distinct=True)
+        return values[col.inverse].reshape(x.shape)
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
     hyp = np.exp((a - 1.0) * np.log1p(-z)) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)

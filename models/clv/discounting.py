@@ -88,7 +88,7 @@ def discounted_expected_purchases(
     previous = np.zeros_like(ux)
     for k in range(1, int(horizon_months) + 1):
         t = np.full_like(ux, k * periods_per_month)
-        cumulative = _purchases_if_alive(params, t, ux, uT)
+        cumulative = _purchases_if_alive(params, t, ux, uT, distinct=True)
         total += (cumulative - previous) * (1.0 + annual_discount_rate) ** (-k / 12.0)
         previous = cumulative
     return total[col.inverse].reshape(x.shape) * _probability_alive(params, x, tx, T_)

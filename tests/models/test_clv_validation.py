@@ -9,6 +9,7 @@ import pytest
 
 from models.clv import (
     BetaGeoModel,
+    ConvergenceWarning,
     GammaGammaModel,
     NotFittedError,
     customer_lifetime_value,
@@ -68,6 +69,7 @@ def test_missing_values_in_series_are_rejected():
         BetaGeoModel(min_repeat_customers=1).fit(list(F[:-1]) + [None], R, T)
 
 
+@pytest.mark.filterwarnings("ignore::models.clv.ConvergenceWarning")  # 10 rows only
 def test_too_few_repeat_customers():
     n_repeat = int((F > 0).sum())
     with pytest.raises(ValueError, match="too few repeat customers"):
@@ -163,3 +165,25 @@ def test_initial_params_and_summary(cdnow):
     assert set(summary["params"]) == {"r", "alpha", "a", "b"}
     assert summary["fit_seconds"] > 0
     assert "BetaGeoModel(r=0.2426" in repr(bg)
+
+
+def test_degenerate_data_warns_and_reports_non_convergence():
+    """Everyone still buying at T: no drop-out evidence, the MLE runs to a boundary."""
+    f = np.full(50, 3.0)
+    t_age = np.linspace(10, 60, 50)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        bg = BetaGeoModel().fit(f, t_age, t_age)
+    assert bg.converged_ is False
+    assert bg.summary()["converged"] is False
+    with pytest.warns(ConvergenceWarning):
+        gg = GammaGammaModel().fit(np.full(30, 2.0), np.full(30, 50.0))
+    assert gg.converged_ is False
+
+
+def test_regular_fit_does_not_warn(cdnow):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bg = BetaGeoModel().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    assert bg.converged_
