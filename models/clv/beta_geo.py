@@ -256,7 +256,7 @@ class BetaGeoModel(BaseCLVModel):
             \\left[ \\frac{1}{(\\alpha+T)^{r+x}}
             + \\delta_{x>0} \\frac{a}{b+x-1} \\frac{1}{(\\alpha+t_x)^{r+x}} \\right]
 
-    The bracket is evaluated with ``logaddexp``. Customers with identical summaries are
+    The bracket is evaluated as a stable log-sum-exp (softplus). Customers with identical summaries are
     collapsed with weights, so the cost of one likelihood/gradient evaluation scales with
     the number of distinct summaries. Time is rescaled so that ``max(T) = 1`` during the
     optimisation (alpha is a scale parameter); reported values are in the input unit.
