@@ -20,6 +20,9 @@ Objective = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
 _MAX_NEWTON_STEPS = 10
 _MAX_HESSIANS = 3
+# L-BFGS-B only has to get close: the Newton polish converges quadratically from there.
+_LBFGS_GTOL = 1e-6
+_LBFGS_FTOL = 1e-12
 _FD_STEP = 1e-5
 
 
@@ -113,7 +116,12 @@ def _minimize(
         np.asarray(theta0, dtype=np.float64),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": maxiter, "ftol": 1e-15, "gtol": tol * 1e-2, "maxcor": 20},
+        options={
+            "maxiter": maxiter,
+            "ftol": _LBFGS_FTOL if polish else 1e-15,
+            "gtol": max(_LBFGS_GTOL, tol) if polish else tol,
+            "maxcor": 20,
+        },
     )
     theta = np.asarray(res.x, dtype=np.float64)
     fun, grad = objective(theta)
@@ -145,7 +153,7 @@ def _minimize(
                 n_iter += 1
                 if not improved:
                     break
-            if np.max(np.abs(grad)) <= 1e-2 * tol:
+            if np.max(np.abs(grad)) <= tol:
                 break
     max_grad = float(np.max(np.abs(grad))) if np.all(np.isfinite(grad)) else float("inf")
     converged = bool(np.isfinite(fun) and max_grad <= tol and positive_definite)

@@ -256,10 +256,11 @@ class BetaGeoModel(BaseCLVModel):
             \\left[ \\frac{1}{(\\alpha+T)^{r+x}}
             + \\delta_{x>0} \\frac{a}{b+x-1} \\frac{1}{(\\alpha+t_x)^{r+x}} \\right]
 
-    The bracket is evaluated as a stable log-sum-exp (softplus). Customers with identical summaries are
-    collapsed with weights, so the cost of one likelihood/gradient evaluation scales with
-    the number of distinct summaries. Time is rescaled so that ``max(T) = 1`` during the
-    optimisation (alpha is a scale parameter); reported values are in the input unit.
+    The bracket is evaluated as a stable log-sum-exp (softplus). Customers with identical
+    summaries are collapsed with weights, so the cost of one likelihood/gradient
+    evaluation scales with the number of distinct summaries. Time is rescaled so that
+    ``max(T) = 1`` during the optimisation (alpha is a scale parameter); reported values
+    are in the input unit.
 
     Examples
     --------
@@ -336,7 +337,7 @@ class BetaGeoModel(BaseCLVModel):
         t_max = float(T_.max())
         if t_max <= 0:
             raise ValueError("T must be > 0 for at least one customer")
-        col = collapse(x, tx, T_, weights=w)
+        col = collapse(x, tx, T_, weights=w, need_inverse=False)
         scale = 1.0 / t_max
         data = _BGData.build(col, scale)
 
@@ -392,7 +393,7 @@ class BetaGeoModel(BaseCLVModel):
         )
         check_rfm(x, tx, T_)
         w = None if weights is None else coerce_weights(weights, x.shape[0])
-        col = collapse(x, tx, T_, weights=w)
+        col = collapse(x, tx, T_, weights=w, need_inverse=False)
         return _BGData.build(col, 1.0).log_likelihood(params, grad=False)[0]
 
     # -- prediction -------------------------------------------------------------------

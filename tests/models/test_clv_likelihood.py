@@ -66,7 +66,7 @@ def bg_data(cdnow) -> _BGData:
 @pytest.fixture(scope="module")
 def gg_data(cdnow) -> _GGData:
     rep = cdnow["frequency"] > 0
-    return _GGData.build(collapse(cdnow["frequency"][rep], cdnow["monetary_value"][rep]), 1.0)
+    return _GGData.from_rows(cdnow["frequency"][rep], cdnow["monetary_value"][rep], None, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +117,22 @@ def test_collapsed_gg_likelihood_equals_row_by_row(gg, cdnow):
     rowwise = naive_gg_loglik(params, x, m).sum()
     assert gg.log_likelihood(x, m) == pytest.approx(rowwise, rel=1e-12)
     assert gg.log_likelihood_ == pytest.approx(rowwise, rel=1e-12)
+
+
+def test_gg_likelihood_without_collapsing_equals_row_by_row():
+    """All-distinct spends skip the collapse; both layouts must agree with eq. 1a."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 30, 5000).astype(float)
+    m = rng.gamma(3.0, 20.0, 5000)
+    params = [6.25, 3.74, 15.44]
+    gg = GammaGammaModel().set_params(dict(zip(("p", "q", "gamma"), params, strict=True)))
+    rowwise = naive_gg_loglik(params, x, m).sum()
+    assert gg.log_likelihood(x, m) == pytest.approx(rowwise, rel=1e-12)
+    m_coarse = np.round(m, -1) + 1.0  # many duplicates: collapsed layout
+    rowwise_coarse = naive_gg_loglik(params, x, m_coarse).sum()
+    assert gg.log_likelihood(x, m_coarse) == pytest.approx(rowwise_coarse, rel=1e-12)
+    assert _GGData.from_rows(x, m, None, 1.0).w.shape[0] == 5000
+    assert _GGData.from_rows(x, m_coarse, None, 1.0).w.shape[0] < 5000
 
 
 def test_weighted_fit_equals_expanded_fit(cdnow, bg):
@@ -202,3 +218,31 @@ def test_collapse_lexsort_fallback_for_huge_key_space():
     for orig, uniq in zip(cols, col.columns, strict=True):
         np.testing.assert_array_equal(uniq[col.inverse], orig)
     assert sorted(col.weights) == [1.0] * 250 + [2.0] * 50
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(0, 731)[::-1] / 7.0,  # days in weeks: grid path
+        np.round(np.linspace(0.01, 500.0, 997), 2),  # cents: grid path
+        np.array([3.0, -1.0, 3.0, 7.0, 1e6]),  # sparse integers
+        np.random.default_rng(2).gamma(2.0, 10.0, 1000),  # continuous: search path
+        np.array([0.1, 0.2, 0.30000000000000004, 0.3]),  # near-duplicates stay distinct
+    ],
+)
+def test_factorize_matches_numpy_unique(values):
+    values = np.concatenate([values, values[::3]])
+    levels, codes = factorize(values)
+    expected_levels, expected_codes = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(levels, expected_levels)
+    np.testing.assert_array_equal(codes, expected_codes)
+
+
+def test_collapse_without_inverse_gives_same_groups(cdnow):
+    cols = [cdnow[k] for k in ("frequency", "recency", "T")]
+    full = collapse(*cols)
+    light = collapse(*cols, need_inverse=False)
+    assert light.inverse is None
+    for a, b in zip(full.columns, light.columns, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(full.weights, light.weights)
