@@ -197,11 +197,11 @@ def _probability_alive(
 ) -> FloatArray:
     """P(alive | x, t_x, T) (Hardie note 021 eq. 5; denominator of FHL 2005a eq. 10)."""
     r, alpha, a, b = params
-    xm = np.maximum(x, 1.0)
-    log_odds_dead = (
-        np.log(a) - np.log(b + xm - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-    )
-    return np.where(x > 0, expit(-log_odds_dead), 1.0)
+    log_odds_dead = (r + x) * np.log((alpha + T) / (alpha + tx))
+    log_odds_dead += np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0)
+    p_alive = np.asarray(expit(-log_odds_dead))
+    p_alive[x == 0] = 1.0
+    return p_alive
 
 
 class BetaGeoModel(BaseCLVModel):
