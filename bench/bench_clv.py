@@ -318,8 +318,11 @@ def markdown(res: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        f"Distinct (x, t_x, T) rows: {res['ours']['bg_summary']['n_unique']:,}; "
-        f"distinct (x, m) rows: {res['ours']['gg_summary']['n_unique']:,}.",
+        f"BG/NBD likelihood evaluated on {res['ours']['bg_summary']['n_unique']:,} distinct "
+        f"(x, t_x, T) rows for {res['customers']:,} customers; Gamma-Gamma on "
+        f"{res['ours']['gg_summary']['n_unique']:,} rows for "
+        f"{res['simulation']['repeat_customers']:,} repeat customers (simulated mean spends "
+        "are all distinct, so nothing to collapse).",
         "",
         "| param | true | ours | lifetimes | rel. diff |",
         "|---|---:|---:|---:|---:|",
