@@ -7,5 +7,6 @@ delivery. See ``config.GeneratorConfig`` for every knob and its default.
 
 from .config import GeneratorConfig
 from .core import GenerateResult, generate
+from .night import NightResult, generate_next_night
 
-__all__ = ["GenerateResult", "GeneratorConfig", "generate"]
+__all__ = ["GenerateResult", "GeneratorConfig", "NightResult", "generate", "generate_next_night"]

@@ -22,12 +22,26 @@ KEY_COLUMN = {
 }
 TIME_COLUMN = {"transactions": "occurred_at", "customers": "updated_at", "contacts": "occurred_at"}
 REQUIRED = {
-    "transactions": ("transaction_id", "occurred_at", "product_id", "amount", "quantity",
-                     "channel", "source_system"),
+    "transactions": (
+        "transaction_id",
+        "occurred_at",
+        "product_id",
+        "amount",
+        "quantity",
+        "channel",
+        "source_system",
+    ),
     "customers": ("source_customer_id", "updated_at", "source_system"),
     "contacts": ("contact_id", "source_customer_id", "occurred_at", "channel", "direction"),
-}  # fmt: skip
-GARBAGE_DATES = ("not a date", "2025/13/45 25:61", "??", "yesterday", "31.12.x", "0000-00-00 00:00:00")
+}
+GARBAGE_DATES = (
+    "not a date",
+    "2025/13/45 25:61",
+    "??",
+    "yesterday",
+    "31.12.x",
+    "0000-00-00 00:00:00",
+)
 NON_NUMERIC = ("N/A", "abc", "#VALUE!", "12o00", "₩15,000")
 BAD_CHANNELS = ("fax", "tv_shopping", "pigeon", "telepathy")
 BAD_DIRECTIONS = ("sideways", "both", "unknown")
@@ -52,6 +66,7 @@ def plant(
     key_col = KEY_COLUMN[entity]
     tcol = TIME_COLUMN[entity]
     n = min(n, df.height)
+    df = df.with_columns(pl.col(c).cast(pl.String) for c in TEXT_COLUMNS[entity] if c in df.columns)
     src = np.sort(rng.choice(df.height, size=n, replace=False))
     rows = df[src.tolist()].to_dicts()
     new_rows, after, truth = [], [], []
@@ -82,8 +97,14 @@ def plant(
                 column = tcol
             elif kind == "future_date":
                 d = end_date + dt.timedelta(days=int(rng.integers(60, 700)))
-                local = dt.datetime(d.year, d.month, d.day, int(rng.integers(9, 21)),
-                                    int(rng.integers(60)), int(rng.integers(60)))  # fmt: skip
+                local = dt.datetime(
+                    d.year,
+                    d.month,
+                    d.day,
+                    int(rng.integers(9, 21)),
+                    int(rng.integers(60)),
+                    int(rng.integers(60)),
+                )
                 column, value = tcol, ts_scalar(local, style, offset_sec)
             elif kind == "unknown_channel":
                 column, value = "channel", BAD_CHANNELS[int(rng.integers(len(BAD_CHANNELS)))]
@@ -115,21 +136,26 @@ def plant(
                 "value": value,
             }
         )
-    base = df.with_columns(
-        (pl.int_range(0, df.height, dtype=pl.Int64) * 2).alias("__k"),
-        pl.lit(0, pl.Int64).alias("__s"),
-    )
-    extra = pl.DataFrame(new_rows, schema=df.schema).with_columns(
-        pl.Series("__k", [2 * p + 1 for p in after], dtype=pl.Int64),
-        pl.Series("__s", list(range(1, len(after) + 1)), dtype=pl.Int64),
-    )
-    out = pl.concat([base, extra]).sort(["__k", "__s"])
-    line_of = (
-        out.with_row_index("__line", offset=1)
-        .filter(pl.col("__s") > 0)
-        .sort("__s")["__line"]
-        .to_list()
-    )
-    for t, line in zip(truth, line_of, strict=True):
-        t["line_number"] = int(line)
-    return out.drop(["__k", "__s"]), truth
+    return _insert(df, new_rows, after, truth)
+
+
+TEXT_COLUMNS = {
+    "transactions": ("amount", "quantity"),
+    "customers": ("updated_at",),
+    "contacts": ("occurred_at", "channel", "direction"),
+}
+
+
+def _insert(df: pl.DataFrame, new_rows: list[dict], after: list[int], truth: list[dict]):
+    """Insert rows after the given 0-based positions (stable), filling line numbers."""
+    extra = pl.DataFrame(new_rows, schema=df.schema)
+    order = sorted(range(len(after)), key=lambda i: (after[i], i))
+    pieces, prev = [], 0
+    for k, i in enumerate(order):
+        pos = after[i]
+        pieces.append(df.slice(prev, pos + 1 - prev))
+        pieces.append(extra.slice(i, 1))
+        prev = pos + 1
+        truth[i]["line_number"] = pos + k + 2
+    pieces.append(df.slice(prev))
+    return pl.concat(pieces, rechunk=True), truth
