@@ -40,7 +40,6 @@ GARBAGE_DATES = (
     "??",
     "yesterday",
     "31.12.x",
-    "0000-00-00 00:00:00",
 )
 NON_NUMERIC = ("N/A", "abc", "#VALUE!", "12o00", "₩15,000")
 BAD_CHANNELS = ("fax", "tv_shopping", "pigeon", "telepathy")

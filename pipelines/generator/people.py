@@ -335,7 +335,7 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     malformed_phone = has_p & ~prot_phone & (rng.random(R) < cfg.malformed_phone_rate)
     generic_email = np.zeros(R, bool)
     generic_addr = np.full(R, None, dtype=object)
-    n_generic = max(3 if n >= 200 else 0, n // max(1, cfg.persons_per_generic_email))
+    n_generic = max(1, round(n / max(1, cfg.persons_per_generic_email))) if n >= 200 else 0
     used = persons.household >= 0
     order = rng.permutation(R)
     cursor = 0
@@ -343,7 +343,7 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     combos = rng.permutation(n_combo)
     for g in range(n_generic):
         lo_u, hi_u = cfg.generic_email_users
-        users = min(int(rng.integers(lo_u, hi_u + 1)), max(2, n // 100))
+        users = min(int(rng.integers(lo_u, hi_u + 1)), max(lo_u, n // 50))
         combo = int(combos[g % n_combo])
         local = GENERIC_LOCAL_PARTS[combo % len(GENERIC_LOCAL_PARTS)]
         domain = COMPANY_DOMAINS[combo // len(GENERIC_LOCAL_PARTS)]
