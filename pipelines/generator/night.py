@@ -38,7 +38,7 @@ from .core import dirty_frame, read_manifest, write_json, write_manifest
 from .orders import Orders, make_lines
 from .reference import EMAIL_DOMAINS
 from .world import DAY, EPOCH, build_world, rng_for
-from .writers import as_text, ts_expr, write_frame
+from .writers import ts_expr, write_frame
 
 CONSENT_NAMES = ("consent_email", "consent_sms", "consent_phone", "consent_mail")
 
@@ -116,9 +116,7 @@ def generate_next_night(
     rec = np.where(anon, -1, start[b0] + (rng.random(n_orders) * count[b0]).astype(np.int64))
     sys_names = identity["source_system"].to_numpy()
     sys_code = {name: i for i, name in enumerate(SYSTEMS)}
-    o_sys = np.array(
-        [0 if r < 0 else sys_code[sys_names[r]] for r in rec.tolist()], dtype=np.int64
-    )
+    o_sys = np.array([0 if r < 0 else sys_code[sys_names[r]] for r in rec.tolist()], dtype=np.int64)
     tod = world.cal.sample_time_of_day(rng, o_sys)
     orders = Orders(
         person=buyer,
@@ -324,9 +322,9 @@ def generate_next_night(
     dirty_n: dict[str, int] = {}
     kind_offset = {e: 0 for e in DIRTY_KINDS}
     for entity, name, df, style in files:
-        df = as_text(df.drop([c for c in ("sys", "sec") if c in df.columns]))
+        df = df.drop([c for c in ("sys", "sec") if c in df.columns])
         n_d = int(d_rng.binomial(df.height, rates[entity]))
-        df, pl_rows = dirty_mod.plant(
+        batch, pl_rows = dirty_mod.plant(
             df,
             entity,
             n_d,
@@ -341,9 +339,10 @@ def generate_next_night(
         for r in pl_rows:
             r.update(entity=entity, file=name)
         planted += pl_rows
-        write_frame(df, landing / entity / name, "csv")
+        (landing / entity).mkdir(parents=True, exist_ok=True)
+        batch.write_csv(landing / entity / name)
         written.append(f"{entity}/{name}")
-        rows[entity] = rows.get(entity, 0) + df.height
+        rows[entity] = rows.get(entity, 0) + batch.height
         dirty_n[entity] = dirty_n.get(entity, 0) + len(pl_rows)
     camp_name = f"campaigns_night_{tag}.csv"
     write_frame(camp, landing / "campaigns" / camp_name, "csv")

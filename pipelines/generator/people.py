@@ -267,6 +267,72 @@ def _email_locals(fl: np.ndarray, ll: np.ndarray, pattern: np.ndarray, u: np.nda
     return np.array(df.select(expr.alias("e"))["e"].to_list(), dtype=object)
 
 
+def _sub(arr: np.ndarray, sel: np.ndarray, fn) -> None:
+    """Apply a str -> str function in place to the selected elements of an object array."""
+    idx = np.flatnonzero(sel)
+    if len(idx):
+        arr[idx] = [fn(x) for x in arr[idx]]
+
+
+def _emails(
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    local: np.ndarray,
+    dom: np.ndarray,
+    is_gmail: np.ndarray,
+    malformed: np.ndarray,
+    work: np.ndarray,
+    generic_addr: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    u: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """E-mail as written in the record, and its normalised key (None = unusable/trap)."""
+    R = len(local)
+    dot = rng.random(R) < cfg.gmail_dot_variant_rate
+    casev = rng.random(R)
+    ws = rng.random(R) < cfg.email_whitespace_noise
+    malk = rng.integers(0, 5, R)
+    company = np.array(COMPANY_DOMAINS[:8], dtype=object)[rng.integers(0, 8, R)]
+    key_local = local.copy()
+    _sub(key_local, is_gmail, lambda x: x.replace(".", ""))
+    key = key_local + "@" + dom
+    var = local.copy()
+    _sub(var, is_gmail & dot, lambda x: x.replace(".", "") if "." in x else x[0] + "." + x[1:])
+    e = var + "@" + dom
+    n = cfg.email_case_noise
+    _sub(e, casev < n / 2, str.title)
+    _sub(e, (casev >= n / 2) & (casev < n * 0.8), str.upper)
+    sel = (casev >= n * 0.8) & (casev < n)
+    if sel.any():
+        e[sel] = var[sel] + "@" + np.array([d.upper() for d in dom[sel]], dtype=object)
+    _sub(e, ws, lambda x: " " + x + " ")
+    for k, fn in enumerate(
+        (
+            lambda lo, d: lo + d,
+            lambda lo, d: lo + "@@" + d,
+            lambda lo, d: lo + "@" + d.split(".")[0],
+            lambda lo, d: lo + " @ " + d,
+            lambda lo, d: "none",
+        )
+    ):
+        sel = np.flatnonzero(malformed & (malk == k))
+        if len(sel):
+            e[sel] = [fn(lo, d) for lo, d in zip(local[sel], dom[sel], strict=True)]
+    widx = np.flatnonzero(work)
+    if len(widx):
+        w = [
+            f"{f[0].lower()}{la.lower()}{uu}@{c}"
+            for f, la, uu, c in zip(first[widx], last[widx], u[widx], company[widx], strict=True)
+        ]
+        e[widx] = w
+        key[widx] = w
+    gen = np.array([g is not None for g in generic_addr], dtype=bool)
+    e[gen] = generic_addr[gen]
+    key[gen | malformed] = None
+    return e, key
+
+
 def email_key_of(local: str, domain: str) -> str:
     """Normalised e-mail: lower case, Gmail dots removed (the identity rule we plant for)."""
     local = local.lower()
@@ -381,85 +447,19 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     dom = domains[persons.email_domain[person]]
     local = persons.email_local[person]
     is_gmail = persons.email_domain[person] == GMAIL_INDEX
-    first_l = np.array([x[0].lower() for x in persons.first[person]], dtype=object) if R else dom
-    company = np.array(COMPANY_DOMAINS[:8], dtype=object)[rng.integers(0, 8, R)]
-    df = pl.DataFrame(
-        {
-            "local": local.tolist(),
-            "dom": dom.tolist(),
-            "gmail": is_gmail,
-            "dot": rng.random(R) < cfg.gmail_dot_variant_rate,
-            "casev": rng.random(R),
-            "ws": rng.random(R) < cfg.email_whitespace_noise,
-            "mal": malformed_email,
-            "malk": rng.integers(0, 5, R),
-            "work": work_email,
-            "wf": first_l.tolist(),
-            "wl": [str(x).lower() for x in persons.last[person]],
-            "wu": persons.email_u[person],
-            "wd": company.tolist(),
-            "gen": generic_addr.tolist(),
-        },
-        strict=False,
+    email, email_key = _emails(
+        rng,
+        cfg,
+        local,
+        dom,
+        is_gmail,
+        malformed_email,
+        work_email,
+        generic_addr,
+        persons.first[person],
+        persons.last[person],
+        persons.email_u[person],
     )
-    loc = pl.col("local")
-    var_local = (
-        pl.when(pl.col("gmail") & pl.col("dot"))
-        .then(
-            pl.when(loc.str.contains(".", literal=True))
-            .then(loc.str.replace_all(".", "", literal=True))
-            .otherwise(pl.concat_str([loc.str.slice(0, 1), pl.lit("."), loc.str.slice(1)]))
-        )
-        .otherwise(loc)
-    )
-    e = pl.concat_str([var_local, pl.lit("@"), pl.col("dom")])
-    cv = pl.col("casev")
-    e = (
-        pl.when(cv < cfg.email_case_noise / 2)
-        .then(e.str.to_titlecase())
-        .when(cv < cfg.email_case_noise * 0.8)
-        .then(e.str.to_uppercase())
-        .when(cv < cfg.email_case_noise)
-        .then(pl.concat_str([var_local, pl.lit("@"), pl.col("dom").str.to_uppercase()]))
-        .otherwise(e)
-    )
-    e = pl.when(pl.col("ws")).then(pl.concat_str([pl.lit(" "), e, pl.lit(" ")])).otherwise(e)
-    mal = (
-        pl.when(pl.col("malk") == 0)
-        .then(pl.concat_str([loc, pl.col("dom")]))
-        .when(pl.col("malk") == 1)
-        .then(pl.concat_str([loc, pl.lit("@@"), pl.col("dom")]))
-        .when(pl.col("malk") == 2)
-        .then(pl.concat_str([loc, pl.lit("@"), pl.col("dom").str.split(".").list.first()]))
-        .when(pl.col("malk") == 3)
-        .then(pl.concat_str([loc, pl.lit(" @ "), pl.col("dom")]))
-        .otherwise(pl.lit("none"))
-    )
-    work = pl.concat_str(
-        [pl.col("wf"), pl.col("wl"), pl.col("wu").cast(pl.String), pl.lit("@"), pl.col("wd")]
-    )
-    email_expr = (
-        pl.when(pl.col("gen").is_not_null())
-        .then(pl.col("gen"))
-        .when(pl.col("work"))
-        .then(work)
-        .when(pl.col("mal"))
-        .then(mal)
-        .otherwise(e)
-    )
-    key_local = (
-        pl.when(pl.col("gmail")).then(loc.str.replace_all(".", "", literal=True)).otherwise(loc)
-    )
-    key_expr = (
-        pl.when(pl.col("gen").is_not_null() | pl.col("mal"))
-        .then(pl.lit(None, pl.String))
-        .when(pl.col("work"))
-        .then(work)
-        .otherwise(pl.concat_str([key_local, pl.lit("@"), pl.col("dom")]))
-    )
-    out = df.select(email_expr.alias("email"), key_expr.alias("key"))
-    email = np.array(out["email"].to_list(), dtype=object)
-    email_key = np.array(out["key"].to_list(), dtype=object)
     email[~has_e] = None
     email_key[~has_e] = None
 
@@ -559,24 +559,18 @@ def customer_ids(pidx: np.ndarray, sys: np.ndarray) -> np.ndarray:
     return out
 
 
+PHONE_FORMATS = ("010-{a}-{b}", "010{a}{b}", "+82 10-{a}-{b}", "+8210{a}{b}", "010 {a} {b}")
+
+
 def format_phones(phone8: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    df = pl.DataFrame({"n": phone8, "s": style})
-    a = (pl.col("n") // 10000).cast(pl.String).str.zfill(4)
-    b = (pl.col("n") % 10000).cast(pl.String).str.zfill(4)
-    s = pl.col("s")
-    expr = (
-        pl.when(s == 0)
-        .then(pl.concat_str([pl.lit("010-"), a, pl.lit("-"), b]))
-        .when(s == 1)
-        .then(pl.concat_str([pl.lit("010"), a, b]))
-        .when(s == 2)
-        .then(pl.concat_str([pl.lit("+82 10-"), a, pl.lit("-"), b]))
-        .when(s == 3)
-        .then(pl.concat_str([pl.lit("+8210"), a, b]))
-        .otherwise(pl.concat_str([pl.lit("010 "), a, pl.lit(" "), b]))
+    """Phone as written in one of five Korean styles, and its E.164 key."""
+    digits = [f"{int(x):08d}" for x in phone8]
+    fmts = [PHONE_FORMATS[int(s)] for s in style]
+    phone = np.array(
+        [f.format(a=d[:4], b=d[4:]) for f, d in zip(fmts, digits, strict=True)], dtype=object
     )
-    out = df.select(expr.alias("p"), pl.concat_str([pl.lit("+8210"), a, b]).alias("k"))
-    return np.array(out["p"].to_list(), dtype=object), np.array(out["k"].to_list(), dtype=object)
+    key = np.array(["+8210" + d for d in digits], dtype=object)
+    return phone, key
 
 
 def _apply_typos(
