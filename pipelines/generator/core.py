@@ -172,6 +172,8 @@ def run_tasks(tasks: list[ChunkTask], workers: int, scratch: Path) -> list[Chunk
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # one polars thread pool per worker, sized so the workers do not oversubscribe the CPUs
+    env.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     procs = []
     try:
         for k in range(workers):

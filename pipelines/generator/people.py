@@ -155,8 +155,8 @@ def make_persons(world: World, chunk: int, n: int, g0: int, rng: np.random.Gener
     email_u = affine_ids(pidx, 10_000_000, 7_654_321, 1_234_567) + 1
     email_domain = _choose(rng, np.array([d[1] for d in EMAIL_DOMAINS]), n)
     pattern = rng.integers(0, 5, n)
-    fl = np.array([str(x).lower() for x in first], dtype=object) if n else np.array([], object)
-    ll = np.array([str(x).lower() for x in last], dtype=object) if n else np.array([], object)
+    fl = np.char.lower(first.astype(str)).astype(object) if n else np.array([], object)
+    ll = np.char.lower(last.astype(str)).astype(object) if n else np.array([], object)
     email_local = _email_locals(fl, ll, pattern, email_u)
     phone8 = affine_ids(pidx, 80_000_000, 48_271, 13_579_111) + 20_000_000
     loyalty = np.array(
@@ -559,18 +559,26 @@ def customer_ids(pidx: np.ndarray, sys: np.ndarray) -> np.ndarray:
     return out
 
 
-PHONE_FORMATS = ("010-{a}-{b}", "010{a}{b}", "+82 10-{a}-{b}", "+8210{a}{b}", "010 {a} {b}")
-
-
 def format_phones(phone8: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Phone as written in one of five Korean styles, and its E.164 key."""
-    digits = [f"{int(x):08d}" for x in phone8]
-    fmts = [PHONE_FORMATS[int(s)] for s in style]
-    phone = np.array(
-        [f.format(a=d[:4], b=d[4:]) for f, d in zip(fmts, digits, strict=True)], dtype=object
+    df = pl.DataFrame({"n": np.asarray(phone8, dtype=np.int64), "s": np.asarray(style)})
+    a = (pl.col("n") // 10000).cast(pl.String).str.zfill(4)
+    b = (pl.col("n") % 10000).cast(pl.String).str.zfill(4)
+    df = df.with_columns(a.alias("a"), b.alias("b"))
+    a, b, s = pl.col("a"), pl.col("b"), pl.col("s")
+    expr = (
+        pl.when(s == 0)
+        .then(pl.concat_str([pl.lit("010-"), a, pl.lit("-"), b]))
+        .when(s == 1)
+        .then(pl.concat_str([pl.lit("010"), a, b]))
+        .when(s == 2)
+        .then(pl.concat_str([pl.lit("+82 10-"), a, pl.lit("-"), b]))
+        .when(s == 3)
+        .then(pl.concat_str([pl.lit("+8210"), a, b]))
+        .otherwise(pl.concat_str([pl.lit("010 "), a, pl.lit(" "), b]))
     )
-    key = np.array(["+8210" + d for d in digits], dtype=object)
-    return phone, key
+    out = df.select(expr.alias("p"), pl.concat_str([pl.lit("+8210"), a, b]).alias("k"))
+    return out["p"].to_numpy().astype(object), out["k"].to_numpy().astype(object)
 
 
 def _apply_typos(
