@@ -25,6 +25,8 @@ from .world import World, build_world
 from .writers import write_frame
 
 GENERATOR_VERSION = "1"
+DEFAULT_END_DATE = dt.date(2026, 11, 21)
+"""Used when no end_date is given (never "today": output must not depend on the clock)."""
 ENTITIES = ("customers", "transactions", "contacts", "campaigns", "products")
 
 
@@ -112,7 +114,7 @@ def generate(
         raise ValueError("customers must be >= 1")
     config = config or GeneratorConfig.from_settings(settings)
     if end_date is None:
-        end_date = dt.date(2026, 11, 21)
+        end_date = DEFAULT_END_DATE
     landing = Path(settings.landing_dir)
     truth = Path(settings.truth_dir)
     remove_previous(settings)
