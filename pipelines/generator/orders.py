@@ -29,8 +29,12 @@ class Orders:
 
     @staticmethod
     def concat(parts: list[Orders]) -> Orders:
-        return Orders(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                        ("person", "sys", "sec", "kind", "campaign", "store")))  # fmt: skip
+        return Orders(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("person", "sys", "sec", "kind", "campaign", "store")
+            )
+        )
 
 
 @dataclass
@@ -92,8 +96,9 @@ def natural_orders(
         campaign=np.full(len(person), -1, np.int64),
         store=pick_store(world, rng, persons, person, sys),
     )
-    return orders, Lifetimes(n_natural=np.bincount(person, minlength=n), alive=alive,
-                             dropout_day=dropout_day)  # fmt: skip
+    return orders, Lifetimes(
+        n_natural=np.bincount(person, minlength=n), alive=alive, dropout_day=dropout_day
+    )
 
 
 def choose_order_system(
