@@ -6,8 +6,8 @@
 -- the product does (quarantine with reasons, identity resolution, history, tests, scoring,
 -- targeting, publishing), so it is a lower bound for the same core work.
 --
--- Placeholders filled by the benchmark: {landing_tx} (a `create table landing_tx` over the
--- transaction files of every format present, all columns as text) and {as_of}.
+-- The benchmark fills in two placeholders: landing_tx (a `create table landing_tx` over the
+-- transaction files of every format present, all columns as text) and as_of.
 
 set preserve_insertion_order = false;
 
@@ -99,8 +99,8 @@ select
     sum(window_revenue) filter (where rank <= n * 0.01) / any_value(total) as top_1_share,
     sum(window_revenue) filter (where rank <= n * 0.20) / any_value(total) as top_20_share,
     min(rank) filter (where cum >= 0.8 * total) as customers_for_80pct,
-    1 - 2 * sum((n - rank + 0.5) * window_revenue) / (any_value(n) * any_value(total))
-        as gini
+    2 * sum((n - rank + 1) * window_revenue) / (any_value(n) * any_value(total))
+        - (any_value(n) + 1) / any_value(n) as gini
 from ranked;
 
 create or replace table cohorts as
