@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -218,6 +219,7 @@ class ChunkBuilder:
         attr_orders = np.bincount(orders.campaign[orders.campaign >= 0], minlength=nc)
         persons_df = self.persons_frame(persons, records, life, cust_orders, person_rev)
         counts = {
+            **shared_identifier_stats(identity),
             "persons": persons.n,
             "records": records.n,
             "records_by_system": np.bincount(records.sys, minlength=4).tolist(),
@@ -785,3 +787,37 @@ def _key(local: str, domain: str) -> str:
     if domain == "gmail.com":
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def shared_identifier_stats(identity: pl.DataFrame) -> dict[str, Any]:
+    """Records of multi-record persons sharing no normalised strong identifier with a sibling."""
+    multi = identity.filter(pl.len().over("person_id") > 1)
+    long = pl.concat(
+        [
+            multi.select(
+                "person_id",
+                "source_system",
+                "source_customer_id",
+                pl.lit(t).alias("t"),
+                pl.col(c).alias("key"),
+            )
+            for t, c in (("email", "email_key"), ("phone", "phone_key"), ("loyalty", "loyalty_key"))
+        ]
+    ).drop_nulls("key")
+    shared = (
+        long.with_columns(pl.len().over(["person_id", "t", "key"]).alias("k"))
+        .filter(pl.col("k") > 1)
+        .select("source_system", "source_customer_id")
+        .unique()
+    )
+    n_multi = multi.height
+    return {
+        "records_of_multi_record_persons": n_multi,
+        "records_without_shared_identifier": n_multi - shared.height,
+        "true_pairs": true_pairs(identity),
+    }
+
+
+def true_pairs(identity: pl.DataFrame) -> int:
+    sizes = identity.group_by("person_id").len()["len"].to_numpy().astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
