@@ -251,6 +251,8 @@ class ChunkBuilder:
         self, entity: str, name: str, df: pl.DataFrame, fmt: str, n_dirty: int, style: str
     ) -> None:
         rows_clean = df.height
+        if rows_clean == 0:
+            return  # never write header-only batches (a bad-file case for the ingest)
         path = self.t.landing_dir / entity / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv" and n_dirty:
@@ -278,7 +280,8 @@ class ChunkBuilder:
         self.files.append(FileInfo(entity, name, fmt, height, height - rows_clean))
 
     def dirty_plan(self, entity: str, sizes: list[tuple[int, bool]], rate: float) -> list[int]:
-        """Dirty rows per file (only text files); chunk 0 gets every kind at least once."""
+        """Dirty rows per file (only text files); chunk 0 gets every kind at least once
+        (when the entity has at least 200 rows in the chunk)."""
         total = sum(s for s, _ in sizes)
         csv_total = sum(s for s, csv in sizes if csv)
         if csv_total == 0 or rate <= 0:
@@ -286,7 +289,7 @@ class ChunkBuilder:
         r = min(0.5, rate * total / csv_total)
         plan = [int(self.dirty_rng.binomial(s, r)) if csv else 0 for s, csv in sizes]
         k = len(DIRTY_KINDS[entity])
-        if self.t.chunk == 0 and sum(plan) < k:
+        if self.t.chunk == 0 and sum(plan) < k and total >= 200:
             big = max((i for i, (s, csv) in enumerate(sizes) if csv), key=lambda i: sizes[i][0])
             plan[big] += min(k - sum(plan), sizes[big][0])
         return plan
