@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -218,6 +219,7 @@ class ChunkBuilder:
         attr_orders = np.bincount(orders.campaign[orders.campaign >= 0], minlength=nc)
         persons_df = self.persons_frame(persons, records, life, cust_orders, person_rev)
         counts = {
+            **shared_identifier_stats(identity),
             "persons": persons.n,
             "records": records.n,
             "records_by_system": np.bincount(records.sys, minlength=4).tolist(),
@@ -249,6 +251,8 @@ class ChunkBuilder:
         self, entity: str, name: str, df: pl.DataFrame, fmt: str, n_dirty: int, style: str
     ) -> None:
         rows_clean = df.height
+        if rows_clean == 0:
+            return  # never write header-only batches (a bad-file case for the ingest)
         path = self.t.landing_dir / entity / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv" and n_dirty:
@@ -276,7 +280,8 @@ class ChunkBuilder:
         self.files.append(FileInfo(entity, name, fmt, height, height - rows_clean))
 
     def dirty_plan(self, entity: str, sizes: list[tuple[int, bool]], rate: float) -> list[int]:
-        """Dirty rows per file (only text files); chunk 0 gets every kind at least once."""
+        """Dirty rows per file (only text files); chunk 0 gets every kind at least once
+        (when the entity has at least 200 rows in the chunk)."""
         total = sum(s for s, _ in sizes)
         csv_total = sum(s for s, csv in sizes if csv)
         if csv_total == 0 or rate <= 0:
@@ -284,7 +289,7 @@ class ChunkBuilder:
         r = min(0.5, rate * total / csv_total)
         plan = [int(self.dirty_rng.binomial(s, r)) if csv else 0 for s, csv in sizes]
         k = len(DIRTY_KINDS[entity])
-        if self.t.chunk == 0 and sum(plan) < k:
+        if self.t.chunk == 0 and sum(plan) < k and total >= 200:
             big = max((i for i, (s, csv) in enumerate(sizes) if csv), key=lambda i: sizes[i][0])
             plan[big] += min(k - sum(plan), sizes[big][0])
         return plan
@@ -785,3 +790,37 @@ def _key(local: str, domain: str) -> str:
     if domain == "gmail.com":
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def shared_identifier_stats(identity: pl.DataFrame) -> dict[str, Any]:
+    """Records of multi-record persons sharing no normalised strong identifier with a sibling."""
+    multi = identity.filter(pl.len().over("person_id") > 1)
+    long = pl.concat(
+        [
+            multi.select(
+                "person_id",
+                "source_system",
+                "source_customer_id",
+                pl.lit(t).alias("t"),
+                pl.col(c).alias("key"),
+            )
+            for t, c in (("email", "email_key"), ("phone", "phone_key"), ("loyalty", "loyalty_key"))
+        ]
+    ).drop_nulls("key")
+    shared = (
+        long.with_columns(pl.len().over(["person_id", "t", "key"]).alias("k"))
+        .filter(pl.col("k") > 1)
+        .select("source_system", "source_customer_id")
+        .unique()
+    )
+    n_multi = multi.height
+    return {
+        "records_of_multi_record_persons": n_multi,
+        "records_without_shared_identifier": n_multi - shared.height,
+        "true_pairs": true_pairs(identity),
+    }
+
+
+def true_pairs(identity: pl.DataFrame) -> int:
+    sizes = identity.group_by("person_id").len()["len"].to_numpy().astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())

@@ -181,4 +181,29 @@ def test_campaign_truth_matches_landing_and_shows_uplift(gen_home, gen_con) -> N
         tot["h"] += camp["holdout"]
         tot["rh"] += camp["observed_holdout_responders"]
     assert tot["h"] > 0.05 * (tot["c"] + tot["h"])
-    assert tot["rc"] / tot["c"] > tot["rh"] / tot["h"]
+
+
+def test_planted_uplift_is_visible(tmp_path) -> None:
+    """With a large holdout and a large planted uplift, contacted persons respond more."""
+    import dataclasses
+
+    from pipelines.generator import GeneratorConfig, generate
+    from pipelines.settings import Settings
+    from tests.generator.gen_helpers import END
+
+    rates = {k: (0.05, 0.25) for k in ("retention", "winback", "crosssell", "newsletter")}
+    share = {k: 1.0 for k in rates}
+    cfg = dataclasses.replace(
+        GeneratorConfig(workers=1), campaign_rates=rates, campaign_audience_share=share,
+        holdout_share=0.5, n_campaigns=8,
+    )  # fmt: skip
+    settings = Settings.load(tmp_path)
+    generate(settings, customers=1000, seed=9, end_date=END, config=cfg)
+    truth = json.loads((Path(settings.truth_dir) / "campaign_truth.json").read_text())
+    c = sum(x["contacted"] for x in truth["campaigns"])
+    h = sum(x["holdout"] for x in truth["campaigns"])
+    rc = sum(x["observed_contacted_responders"] for x in truth["campaigns"])
+    rh = sum(x["observed_holdout_responders"] for x in truth["campaigns"])
+    assert c > 200 and h > 200
+    uplift = rc / c - rh / h
+    assert 0.15 < uplift < 0.35  # planted 0.25, plus sampling noise
