@@ -63,8 +63,10 @@ def email_sql(column: str, cfg: IdentityConfig) -> dict[str, str]:
     """
     addr = f"lower(trim({column}))"
     valid = f"regexp_full_match({addr}, {sql_literal(EMAIL_PATTERN)})"
-    local = f"split_part({addr}, '@', 1)"
-    raw_domain = f"split_part({addr}, '@', 2)"
+    # regexp_extract, not split_part: DuckDB 2.0 fails to bind split_part(...) = constant
+    # over an all-null column ("BindBuiltinScalarFunction did not return ...").
+    local = f"regexp_extract({addr}, '^([^@]*)@', 1)"
+    raw_domain = f"regexp_extract({addr}, '@([^@]*)$', 1)"
     if cfg.domain_aliases:
         cases = " ".join(
             f"when {sql_literal(k)} then {sql_literal(v)}"
@@ -75,14 +77,14 @@ def email_sql(column: str, cfg: IdentityConfig) -> dict[str, str]:
         domain = raw_domain
     local_plus = (
         f"(case when {_in_list(domain, cfg.plus_tag_domains)} "
-        f"then split_part({local}, '+', 1) else {local} end)"
+        f"then regexp_replace({local}, '[+].*$', '') else {local} end)"
     )
     local_key = (
         f"(case when {_in_list(domain, cfg.dot_insensitive_domains)} "
         f"then replace({local_plus}, '.', '') else {local_plus} end)"
     )
     present = f"nullif(trim({column}), '') is not null"
-    ok = f"({valid} and {local_key} <> '')"
+    ok = f"({valid} and length({local_key}) > 0)"
     return {
         "address": f"case when {ok} then {addr} end",
         "key": f"case when {ok} then {local_key} || '@' || {domain} end",

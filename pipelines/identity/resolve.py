@@ -48,7 +48,6 @@ create table if not exists identity.resolved_records (
     link_rule varchar not null,
     matched_on varchar,
     customer_records bigint not null,
-    updated_at timestamp,
     email_address varchar,
     email_key varchar,
     email_status varchar not null,
@@ -288,45 +287,42 @@ def register_clusters(con: duckdb.DuckDBPyConnection, cluster: np.ndarray) -> No
 # ---- 6. outputs --------------------------------------------------------------------------
 def build_record_map(con: duckdb.DuckDBPyConnection, prob_edges: bool) -> None:
     """Temp table ``_id_map``: record → key, link rule and normalised identifiers."""
-    kinds = ", ".join(f"'{k}'" for k in IDENTIFIER_KINDS)
-    rank = " ".join(f"when '{k}' then {i}" for i, k in enumerate(IDENTIFIER_KINDS))
     prob = "true" if prob_edges else "false"
+    pivot = ",\n".join(
+        f"max(case when kind = '{k}' then status end) as {k}_guard, "
+        f"bool_or(kind = '{k}' and linkable) as {k}_linked"
+        for k in IDENTIFIER_KINDS
+    )
+    rule = " ".join(f"when i.{k}_linked then '{k}'" for k in IDENTIFIER_KINDS)
+    matched = ", ".join(f"case when i.{k}_linked then '{k}' end" for k in IDENTIFIER_KINDS)
     con.execute(
         f"""
-        create or replace temp table _id_matched as
-        select rec_id,
-               string_agg(kind, ',' order by case kind {rank} end) as matched_on,
-               min(case kind {rank} end) as best_rank
-        from (select distinct rec_id, kind from _id_ids where linkable and kind in ({kinds}))
-        group by rec_id;
+        create or replace temp table _id_per_record as
+        select rec_id, {pivot}
+        from _id_ids group by rec_id;
 
         create or replace temp table _id_map as
         with sizes as (
             select customer_key, count(*) as customer_records from _id_keyed group by 1
         )
         select r.source_system, r.source_customer_id, r.record_origin, k.customer_key,
-               case when m.best_rank is not null then
-                        [{kinds}][m.best_rank + 1]
+               case {rule}
                     when s.customer_records > 1 and {prob} then '{RULE_PROBABILISTIC}'
                     when r.record_origin <> 'customer_file' then '{RULE_REFERENCE}'
                     else '{RULE_SINGLETON}' end as link_rule,
-               m.matched_on,
+               nullif(concat_ws(',', {matched}), '') as matched_on,
                s.customer_records,
-               r.updated_at,
                n.email_address, n.email_key,
-               coalesce(e.status, n.email_status) as email_status,
+               coalesce(i.email_guard, n.email_status) as email_status,
                n.phone_e164, n.phone_is_mobile,
-               coalesce(p.status, n.phone_status) as phone_status,
+               coalesce(i.phone_guard, n.phone_status) as phone_status,
                n.loyalty_key,
-               coalesce(l.status, n.loyalty_status) as loyalty_status
+               coalesce(i.loyalty_id_guard, n.loyalty_status) as loyalty_status
         from _id_records as r
         join _id_keyed as k using (rec_id)
         join sizes as s using (customer_key)
         join _id_norm as n using (rec_id)
-        left join _id_matched as m using (rec_id)
-        left join _id_ids as e on e.rec_id = r.rec_id and e.kind = 'email'
-        left join _id_ids as p on p.rec_id = r.rec_id and p.kind = 'phone'
-        left join _id_ids as l on l.rec_id = r.rec_id and l.kind = 'loyalty_id'
+        left join _id_per_record as i using (rec_id)
         """
     )
 
@@ -497,7 +493,7 @@ def resolve_identities(
         "_id_cluster_key",
         "_id_keyed",
         "_id_key_changes",
-        "_id_matched",
+        "_id_per_record",
         "_id_map",
         "_id_quality",
     ):
