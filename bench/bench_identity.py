@@ -10,8 +10,9 @@ loads the customers and contacts files with the real loader, then times
 3. optionally (``--splink``) cold again with the Splink matcher on.
 
 Each resolution is scored against the generator's truth (pairwise precision / recall).
-Wall time and process CPU time are reported (the machine is shared; CPU time excludes
-waiting for other jobs). DuckDB runs with the configured ``warehouse.threads`` (2).
+Wall time and process CPU time (all threads) are reported with the load average before
+each run: the machine is shared, and while other jobs keep the 2 cores busy the wall time
+mostly measures waiting; CPU time does not. DuckDB runs with the configured ``warehouse.threads`` (2).
 
     nice python bench/bench_identity.py --customers 650000 --splink \
         --out bench/results/identity.json
@@ -46,6 +47,10 @@ AS_OF = dt.date(2025, 12, 31)
 TARGET_SECONDS = 30.0
 
 
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def timed(fn, *args, **kwargs) -> tuple[Any, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
@@ -56,11 +61,13 @@ def run_resolution(settings: Settings, cfg: IdentityConfig, run_id: str, *, fres
     with work_db(settings) as con:
         if fresh:
             con.execute("drop schema if exists identity cascade")
+        load_before = load_average()
         result, wall, cpu = timed(resolve_identities, con, cfg, AS_OF, run_id)
         truth = f"read_parquet('{settings.truth_dir / 'identity.parquet'}')"
         quality = pairwise_quality(con, "identity.resolved_records", truth)
     return {
         "wall_seconds": round(wall, 2),
+        "load_average_1_5_15_before": load_before,
         "cpu_seconds": round(cpu, 2),
         "stages_wall_seconds": result.seconds,
         "result": result.to_dict(),
@@ -146,13 +153,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"persons, seed {report['seed']}); {m['cpus']} CPUs, DuckDB threads "
         f"{m['duckdb_threads']}, memory limit {m['duckdb_memory_limit']}; Python {m['python']}.",
         "",
-        "| run | wall s | CPU s | customers | new keys | merges | splits | precision | recall |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | wall s | CPU s | load avg (1 min) | customers | new keys | merges | splits "
+        "| precision | recall |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, run in report["runs"].items():
         r, q = run["result"], run["quality"]
         lines.append(
             f"| {name} | {run['wall_seconds']:.1f} | {run['cpu_seconds']:.1f} | "
+            f"{run['load_average_1_5_15_before'][0]:.1f} | "
             f"{r['customers']:,} | {r['new_keys']:,} | {r['merges']:,} | {r['splits']:,} | "
             f"{q['precision']:.4f} | {q['recall']:.4f} |"
         )

@@ -2,7 +2,8 @@
 
 State lives in the build database, schema ``identity``:
 
-* ``identity.key_state``: every source record → its customer_key after the last run;
+* ``identity.resolved_records``: every source record → its customer_key after the last
+  run (the record map is the key state);
 * ``identity.key_history``: old_customer_key → new_customer_key per merge or split.
 
 Rules, given this run's clusters (connected components) and the previous state:
@@ -30,14 +31,6 @@ import duckdb
 
 STATE_DDL = """
 create schema if not exists identity;
-create table if not exists identity.key_state (
-    source_system varchar not null,
-    source_customer_id varchar not null,
-    customer_key bigint not null,
-    first_as_of date not null,
-    changed_as_of date not null,
-    primary key (source_system, source_customer_id)
-);
 create table if not exists identity.key_history (
     old_customer_key bigint not null,
     new_customer_key bigint not null,
@@ -67,7 +60,8 @@ def plan_keys(con: duckdb.DuckDBPyConnection) -> KeyChanges:
     """Compute ``_id_keyed`` (rec_id → customer_key) and ``_id_key_changes`` (history rows).
 
     Needs temp tables ``_id_records`` (rec_id, source_system, source_customer_id) and
-    ``_id_cluster`` (rec_id, cluster). Writes nothing persistent.
+    ``_id_cluster`` (rec_id, cluster), and the previous map ``identity.resolved_records``
+    (see :data:`pipelines.identity.resolve.OUTPUT_DDL`). Writes nothing persistent.
     """
     ensure_state(con)
     con.execute(
@@ -76,7 +70,7 @@ def plan_keys(con: duckdb.DuckDBPyConnection) -> KeyChanges:
         select r.rec_id, c.cluster, s.customer_key as old_key
         from _id_records as r
         join _id_cluster as c using (rec_id)
-        left join identity.key_state as s
+        left join identity.resolved_records as s
             on s.source_system = r.source_system
             and s.source_customer_id = r.source_customer_id;
 
@@ -99,7 +93,7 @@ def plan_keys(con: duckdb.DuckDBPyConnection) -> KeyChanges:
         ),
         top as (
             select coalesce(max(k), 0) as k from (
-                select max(customer_key) as k from identity.key_state
+                select max(customer_key) as k from identity.resolved_records
                 union all select max(old_customer_key) from identity.key_history
                 union all select max(new_customer_key) from identity.key_history
             )
@@ -144,25 +138,8 @@ def plan_keys(con: duckdb.DuckDBPyConnection) -> KeyChanges:
     return KeyChanges(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
-def write_keys(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
-    """Replace the key state and append history. Call inside the caller's transaction."""
-    con.execute(
-        """
-        create or replace temp table _id_new_state as
-        select r.source_system, r.source_customer_id, k.customer_key,
-               coalesce(s.first_as_of, ?::date) as first_as_of,
-               case when s.customer_key = k.customer_key then s.changed_as_of
-                    else ?::date end as changed_as_of
-        from _id_records as r
-        join _id_keyed as k using (rec_id)
-        left join identity.key_state as s
-            on s.source_system = r.source_system
-            and s.source_customer_id = r.source_customer_id
-        """,
-        [as_of, as_of],
-    )
-    con.execute("delete from identity.key_state")
-    con.execute("insert into identity.key_state select * from _id_new_state")
+def write_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> None:
+    """Append this run's key changes. Call inside the caller's transaction."""
     con.execute(
         """
         insert into identity.key_history
@@ -173,7 +150,6 @@ def write_keys(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -> N
         """,
         [as_of, run_id],
     )
-    con.execute("drop table if exists _id_new_state")
     _update_current_keys(con)
 
 

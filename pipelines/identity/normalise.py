@@ -33,10 +33,10 @@ BLOCKED = "blocked"
 OVER_SHARED = "over_shared"
 AMBIGUOUS = "ambiguous"
 
-EMAIL_PATTERN = (
-    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"
-)
+# local part @ domain, the two captured in one pass (non-capturing inner groups)
+EMAIL_LOCAL = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+EMAIL_DOMAIN = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}"
+EMAIL_PATTERN = f"^({EMAIL_LOCAL})@({EMAIL_DOMAIN})$"
 PHONE_SEPARATORS = r"[\s\-\.\(\)/]"
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
@@ -54,45 +54,53 @@ def _in_list(expr: str, values: Iterable[str]) -> str:
 
 
 # ---- e-mail ------------------------------------------------------------------------------
-def email_sql(column: str, cfg: IdentityConfig) -> dict[str, str]:
-    """SQL expressions over ``column`` (raw text): address, key and status.
+def email_query(source: str, column: str, cfg: IdentityConfig) -> str:
+    """SELECT over ``source``: all its columns plus email_address, email_key, email_status.
 
-    * address: trimmed, lower-cased, syntactically valid address (for contacting);
-    * key: the address with provider rules applied (aliases, +tags, dots) for linking;
-    * status: missing, malformed or ok.
+    * email_address: trimmed, lower-cased, syntactically valid address (for contacting);
+    * email_key: the address with provider rules applied (aliases, +tags, dots): links;
+    * email_status: missing, malformed or ok.
+
+    One regular expression validates the address and captures local part and domain.
     """
-    addr = f"lower(trim({column}))"
-    valid = f"regexp_full_match({addr}, {sql_literal(EMAIL_PATTERN)})"
-    # regexp_extract, not split_part: DuckDB 2.0 fails to bind split_part(...) = constant
-    # over an all-null column ("BindBuiltinScalarFunction did not return ...").
-    local = f"regexp_extract({addr}, '^([^@]*)@', 1)"
-    raw_domain = f"regexp_extract({addr}, '@([^@]*)$', 1)"
     if cfg.domain_aliases:
         cases = " ".join(
             f"when {sql_literal(k)} then {sql_literal(v)}"
             for k, v in sorted(cfg.domain_aliases.items())
         )
-        domain = f"(case {raw_domain} {cases} else {raw_domain} end)"
+        domain = f"case _e.d {cases} else _e.d end"
     else:
-        domain = raw_domain
-    local_plus = (
-        f"(case when {_in_list(domain, cfg.plus_tag_domains)} "
-        f"then regexp_replace({local}, '[+].*$', '') else {local} end)"
-    )
-    local_key = (
-        f"(case when {_in_list(domain, cfg.dot_insensitive_domains)} "
-        f"then replace({local_plus}, '.', '') else {local_plus} end)"
-    )
-    present = f"nullif(trim({column}), '') is not null"
-    ok = f"({valid} and length({local_key}) > 0)"
-    return {
-        "address": f"case when {ok} then {addr} end",
-        "key": f"case when {ok} then {local_key} || '@' || {domain} end",
-        "status": (
-            f"case when not coalesce({present}, false) then '{MISSING}' "
-            f"when {ok} then '{OK}' else '{MALFORMED}' end"
+        domain = "_e.d"
+    plus = _in_list("_e_domain", cfg.plus_tag_domains)
+    dots = _in_list("_e_domain", cfg.dot_insensitive_domains)
+    return f"""
+        with _e1 as (
+            select *, lower(trim({column})) as _e_addr from {source}
         ),
-    }
+        _e2 as (
+            select *, regexp_extract(_e_addr, {sql_literal(EMAIL_PATTERN)}, ['l', 'd']) as _e
+            from _e1
+        ),
+        _e3 as (
+            select *, {domain} as _e_domain,
+                   case when {plus.replace("_e_domain", domain)}
+                        then regexp_replace(_e.l, '[+].*$', '') else _e.l end as _e_local
+            from _e2
+        ),
+        _e4 as (
+            select *, case when {dots} then replace(_e_local, '.', '') else _e_local end
+                          as _e_key_local
+            from _e3
+        )
+        select * exclude (_e_addr, _e, _e_domain, _e_local, _e_key_local),
+               case when length(_e_key_local) > 0 then _e_addr end as email_address,
+               case when length(_e_key_local) > 0 then _e_key_local || '@' || _e_domain end
+                   as email_key,
+               case when _e_addr is null or _e_addr = '' then '{MISSING}'
+                    when length(_e_key_local) > 0 then '{OK}'
+                    else '{MALFORMED}' end as email_status
+        from _e4
+    """
 
 
 # ---- loyalty id --------------------------------------------------------------------------
@@ -339,9 +347,9 @@ def normalise_values(
             table = normalise_phones_table(con, "_id_values", "v", "i", cfg)
             rows = con.execute(f"select e164, status, is_mobile from {table} order by k").fetchall()
         elif kind == "email":
-            e = email_sql("v", cfg)
             rows = con.execute(
-                f"select {e['key']}, {e['status']} from _id_values order by i"
+                f"select email_key, email_status from ({email_query('_id_values', 'v', cfg)}) "
+                "order by i"
             ).fetchall()
         elif kind == "loyalty_id":
             lo = loyalty_sql("v", cfg)

@@ -32,7 +32,7 @@ from pipelines.identity.normalise import (
     BLOCKED,
     OK,
     OVER_SHARED,
-    email_sql,
+    email_query,
     loyalty_sql,
     normalise_phones_table,
     sql_literal,
@@ -56,6 +56,8 @@ create table if not exists identity.resolved_records (
     phone_status varchar not null,
     loyalty_key varchar,
     loyalty_status varchar not null,
+    first_as_of date not null,
+    changed_as_of date not null,
     as_of date not null,
     run_id varchar not null
 );
@@ -120,12 +122,10 @@ def collect_records(con: duckdb.DuckDBPyConnection) -> None:
             select source_system, source_customer_id, 'customer_file' as record_origin,
                    updated_at, first_name, last_name, birth_date, postal_code,
                    email, phone, loyalty_id
-            from (
-                select *, row_number() over (
-                    partition by source_system, source_customer_id
-                    order by updated_at desc, _batch_id desc, _row_number desc) as version_rank
-                from raw.customers
-            ) where version_rank = 1
+            from raw.customers
+            qualify row_number() over (
+                partition by source_system, source_customer_id
+                order by updated_at desc, _batch_id desc, _row_number desc) = 1
             """
         )
     refs = []
@@ -179,25 +179,29 @@ def collect_records(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # ---- 2. normalisation --------------------------------------------------------------------
+VALUE_COLUMNS = {"email": "email_key", "phone": "phone_e164", "loyalty_id": "loyalty_key"}
+STATUS_COLUMNS = {"email": "email_status", "phone": "phone_status", "loyalty_id": "loyalty_status"}
+
+
 def normalise_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
     """Temp table ``_id_norm``: normalised identifiers and their pre-guard status."""
-    email = email_sql("r.email", cfg)
-    loyalty = loyalty_sql("r.loyalty_id", cfg)
+    loyalty = loyalty_sql("loyalty_id", cfg)
     phone_table = normalise_phones_table(con, "_id_records", "phone", "rec_id", cfg)
     con.execute(
         f"""
         create or replace temp table _id_norm as
-        select r.rec_id, r.birth_date,
-               {email["address"]} as email_address,
-               {email["key"]} as email_key,
-               {email["status"]} as email_status,
-               p.e164 as phone_e164,
-               p.is_mobile as phone_is_mobile,
-               p.status as phone_status,
+        with base as (
+            select r.rec_id, r.birth_date, r.email, r.loyalty_id,
+                   p.e164 as phone_e164, p.is_mobile as phone_is_mobile, p.status as phone_status
+            from _id_records as r
+            join {phone_table} as p on p.k = r.rec_id
+        ),
+        emails as ({email_query("base", "email", cfg)})
+        select rec_id, birth_date, email_address, email_key, email_status,
+               phone_e164, phone_is_mobile, phone_status,
                {loyalty["key"]} as loyalty_key,
                {loyalty["status"]} as loyalty_status
-        from _id_records as r
-        join {phone_table} as p on p.k = r.rec_id
+        from emails
         """
     )
     con.execute(f"drop table if exists {phone_table}")
@@ -205,58 +209,76 @@ def normalise_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> No
 
 # ---- 3. guards ---------------------------------------------------------------------------
 def apply_guards(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
-    """Temp table ``_id_ids``: one row per (record, identifier) with its final status.
+    """Temp table ``_id_guard``: per record and identifier the final status and link value.
 
-    ``link_value`` is what links: the value itself, or value|birth_date where the value's
-    records name different birth dates. ``linkable`` marks rows whose link_value is
-    shared by 2..max records.
+    ``<kind>_link`` is what links (null when the value links nothing): the value itself,
+    or value|birth_date where the value's records name different birth dates.
+    ``<kind>_guard`` is the status after the guards.
+
+    Only values held by two or more records (or blocked) need a look-up, so the
+    statistics are grouped per distinct value and joined back.
     """
-    selects = []
-    columns = {"email": "email_key", "phone": "phone_e164", "loyalty_id": "loyalty_key"}
-    statuses = {"email": "email_status", "phone": "phone_status", "loyalty_id": "loyalty_status"}
+    max_n = int(cfg.max_records_per_identifier)
+    split = "true" if cfg.split_on_birth_date_conflict else "false"
+    ctes, selects, joins = [], [], []
     for kind in IDENTIFIER_KINDS:
+        col, status = VALUE_COLUMNS[kind], STATUS_COLUMNS[kind]
         patterns = cfg.blocked_values.get(kind, ())
         blocked = (
-            " or ".join(f"regexp_full_match({columns[kind]}, {sql_literal(p)})" for p in patterns)
-            or "false"
+            f"regexp_full_match(value, {sql_literal('|'.join(f'(?:{p})' for p in patterns))})"
+            if patterns
+            else "false"
         )
+        ctes.append(
+            f"""
+            {kind}_stats as (
+                select * from (
+                    select value, count(*) as n, count(distinct birth_date) as nb,
+                           {blocked} as blocked
+                    from (select {col} as value, birth_date from _id_norm
+                          where {status} = '{OK}')
+                    group by value
+                ) where n > 1 or blocked
+            ),
+            {kind}_births as (
+                select n.{col} as value, n.birth_date, count(*) as n
+                from _id_norm as n
+                join {kind}_stats as s on s.value = n.{col}
+                where {split} and s.nb > 1 and not s.blocked and n.birth_date is not null
+                group by n.{col}, n.birth_date
+            )"""
+        )
+        a, b = f"{kind}_s", f"{kind}_b"
+        splitting = f"({split} and {a}.nb > 1)"
+        size = f"coalesce(case when {splitting} then {b}.n else {a}.n end, 1)"
         selects.append(
-            f"select rec_id, '{kind}' as kind, {columns[kind]} as value, birth_date, "
-            f"case when {blocked} then '{BLOCKED}' else '{OK}' end as status "
-            f"from _id_norm where {statuses[kind]} = '{OK}'"
+            f"""
+            case when n.{status} <> '{OK}' then n.{status}
+                 when {a}.blocked then '{BLOCKED}'
+                 when {splitting} and n.birth_date is null then '{AMBIGUOUS}'
+                 when {size} > {max_n} then '{OVER_SHARED}'
+                 else '{OK}' end as {kind}_guard,
+            case when n.{status} = '{OK}' and not coalesce({a}.blocked, false)
+                      and {size} between 2 and {max_n}
+                      and not ({splitting} and n.birth_date is null)
+                 then case when {splitting}
+                           then n.{col} || '|' || cast(n.birth_date as varchar)
+                           else n.{col} end
+            end as {kind}_link"""
         )
-    split = "true" if cfg.split_on_birth_date_conflict else "false"
+        joins.append(
+            f"""
+            left join {kind}_stats as {a} on n.{status} = '{OK}' and {a}.value = n.{col}
+            left join {kind}_births as {b} on {b}.value = n.{col}
+                and {b}.birth_date = n.birth_date"""
+        )
     con.execute(
         f"""
-        create or replace temp table _id_ids as
-        with ids as ({" union all ".join(selects)}),
-        births as (
-            select kind, value, count(distinct birth_date) as n_births
-            from ids where status = '{OK}' group by kind, value
-        ),
-        split as (
-            select ids.rec_id, ids.kind, ids.value, ids.status,
-                   case when ids.status <> '{OK}' then null
-                        when {split} and b.n_births > 1 then
-                            case when ids.birth_date is null then null
-                                 else ids.value || '|' || cast(ids.birth_date as varchar) end
-                        else ids.value end as link_value
-            from ids left join births as b using (kind, value)
-        ),
-        sized as (
-            select *,
-                   case when link_value is null then 0
-                        else count(*) over (partition by kind, link_value) end as n
-            from split
-        )
-        select rec_id, kind, value, link_value, n,
-               case when status <> '{OK}' then status
-                    when link_value is null then '{AMBIGUOUS}'
-                    when n > {int(cfg.max_records_per_identifier)} then '{OVER_SHARED}'
-                    else '{OK}' end as status,
-               link_value is not null and n between 2 and {int(cfg.max_records_per_identifier)}
-                   as linkable
-        from sized
+        create or replace temp table _id_guard as
+        with {",".join(ctes)}
+        select n.rec_id, {",".join(selects)}
+        from _id_norm as n
+        {" ".join(joins)}
         """
     )
 
@@ -264,10 +286,14 @@ def apply_guards(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
 # ---- 4. links and components -------------------------------------------------------------
 def deterministic_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
     """Star edges: each record to the first record holding the same link value."""
+    links = " union all ".join(
+        f"select rec_id, '{k}' as kind, {k}_link as link from _id_guard where {k}_link is not null"
+        for k in IDENTIFIER_KINDS
+    )
     arrays = con.execute(
-        """
-        select rec_id, min(rec_id) over (partition by kind, link_value) as root
-        from _id_ids where linkable
+        f"""
+        select rec_id, min(rec_id) over (partition by kind, link) as root
+        from ({links})
         """
     ).fetchnumpy()
     left, right = np.asarray(arrays["rec_id"]), np.asarray(arrays["root"])
@@ -285,23 +311,17 @@ def register_clusters(con: duckdb.DuckDBPyConnection, cluster: np.ndarray) -> No
 
 
 # ---- 6. outputs --------------------------------------------------------------------------
-def build_record_map(con: duckdb.DuckDBPyConnection, prob_edges: bool) -> None:
-    """Temp table ``_id_map``: record → key, link rule and normalised identifiers."""
-    prob = "true" if prob_edges else "false"
-    pivot = ",\n".join(
-        f"max(case when kind = '{k}' then status end) as {k}_guard, "
-        f"bool_or(kind = '{k}' and linkable) as {k}_linked"
-        for k in IDENTIFIER_KINDS
-    )
-    rule = " ".join(f"when i.{k}_linked then '{k}'" for k in IDENTIFIER_KINDS)
-    matched = ", ".join(f"case when i.{k}_linked then '{k}' end" for k in IDENTIFIER_KINDS)
-    con.execute(
-        f"""
-        create or replace temp table _id_per_record as
-        select rec_id, {pivot}
-        from _id_ids group by rec_id;
+def record_map_sql(prob_edges: bool) -> str:
+    """This run's record map: record → key, link rule, normalised identifiers, statuses.
 
-        create or replace temp table _id_map as
+    Parameters: as_of (twice), run_id. Reads the previous map for first/changed dates.
+    """
+    prob = "true" if prob_edges else "false"
+    rule = " ".join(f"when g.{k}_link is not null then '{k}'" for k in IDENTIFIER_KINDS)
+    matched = ", ".join(
+        f"case when g.{k}_link is not null then '{k}' end" for k in IDENTIFIER_KINDS
+    )
+    return f"""
         with sizes as (
             select customer_key, count(*) as customer_records from _id_keyed group by 1
         )
@@ -312,26 +332,49 @@ def build_record_map(con: duckdb.DuckDBPyConnection, prob_edges: bool) -> None:
                     else '{RULE_SINGLETON}' end as link_rule,
                nullif(concat_ws(',', {matched}), '') as matched_on,
                s.customer_records,
-               n.email_address, n.email_key,
-               coalesce(i.email_guard, n.email_status) as email_status,
-               n.phone_e164, n.phone_is_mobile,
-               coalesce(i.phone_guard, n.phone_status) as phone_status,
-               n.loyalty_key,
-               coalesce(i.loyalty_id_guard, n.loyalty_status) as loyalty_status
+               n.email_address, n.email_key, g.email_guard as email_status,
+               n.phone_e164, n.phone_is_mobile, g.phone_guard as phone_status,
+               n.loyalty_key, g.loyalty_id_guard as loyalty_status,
+               coalesce(p.first_as_of, $as_of) as first_as_of,
+               case when p.customer_key = k.customer_key then p.changed_as_of
+                    else $as_of end as changed_as_of,
+               $as_of as as_of,
+               $run_id as run_id
         from _id_records as r
         join _id_keyed as k using (rec_id)
         join sizes as s using (customer_key)
         join _id_norm as n using (rec_id)
-        left join _id_per_record as i using (rec_id)
+        join _id_guard as g using (rec_id)
+        left join identity.resolved_records as p
+            on p.source_system = r.source_system
+            and p.source_customer_id = r.source_customer_id
+    """
+
+
+def _figures(con: duckdb.DuckDBPyConnection, table: str, result: ResolveResult) -> None:
+    row = con.execute(
+        f"""
+        select count(*), count(*) filter (where record_origin = 'customer_file'),
+               count(distinct customer_key),
+               coalesce(max(customer_records), 0),
+               count(distinct customer_key) filter (where customer_records > 1)
+        from {table}
         """
-    )
+    ).fetchall()[0]
+    (
+        result.records,
+        result.customer_file_records,
+        result.customers,
+        result.largest_customer,
+        result.multi_record_customers,
+    ) = (int(v) for v in row)
 
 
-def quality_rows(con: duckdb.DuckDBPyConnection, result: ResolveResult) -> None:
-    """Temp table ``_id_quality``: identifier statuses and resolution figures."""
+def _quality_sql(result: ResolveResult) -> str:
+    """Identifier statuses (from the new map) and resolution figures; params as_of, run_id."""
     selects = [
         f"select 'identifier' as metric_group, '{kind}' as identifier_type, "
-        f"{col} as status, count(*) as records from _id_map "
+        f"{col} as status, count(*) as records from identity.resolved_records "
         f"where record_origin = 'customer_file' group by {col}"
         for kind, col in (
             ("email", "email_status"),
@@ -358,49 +401,49 @@ def quality_rows(con: duckdb.DuckDBPyConnection, result: ResolveResult) -> None:
             for name, value in figures.items()
         )
     )
-    con.execute(
-        f"""
-        create or replace temp table _id_quality as
-        select metric_group, identifier_type, status, records::bigint as records,
+    return f"""
+        select $as_of, $run_id, metric_group, identifier_type, status, records::bigint,
                case when metric_group = 'identifier' then
                    records / nullif(sum(records) over (partition by metric_group,
                                                        identifier_type), 0)
                end as share
         from ({" union all ".join(selects)})
-        """
-    )
+        order by metric_group, identifier_type, status
+    """
 
 
 def write_outputs(
     con: duckdb.DuckDBPyConnection,
     as_of: dt.date,
     run_id: str,
-    summary: dict[str, Any],
+    result: ResolveResult,
+    prob_edges: bool,
     before_commit=None,
 ) -> None:
-    """Key state, history, record map and quality in ONE transaction (crash-safe)."""
+    """Record map (= key state), history, quality rows and run log in ONE transaction.
+
+    The new map is built next to the old one and swapped in; a crash at any point
+    leaves the previous night's state untouched.
+    """
     import json
 
-    con.execute(OUTPUT_DDL)
-    keys.ensure_state(con)
+    params = {"as_of": as_of, "run_id": run_id}
     con.execute("begin transaction")
     try:
-        keys.write_keys(con, as_of, run_id)
-        con.execute("delete from identity.resolved_records")
         con.execute(
-            "insert into identity.resolved_records select *, ?::date, ? from _id_map "
-            "order by source_system, source_customer_id",
-            [as_of, run_id],
+            "create or replace table identity.resolved_records__next as "
+            + record_map_sql(prob_edges),
+            params,
         )
+        con.execute("drop table identity.resolved_records")
+        con.execute("alter table identity.resolved_records__next rename to resolved_records")
+        keys.write_history(con, as_of, run_id)
+        _figures(con, "identity.resolved_records", result)
         con.execute("delete from identity.quality_log where as_of = ?", [as_of])
-        con.execute(
-            "insert into identity.quality_log select ?::date, ?, metric_group, identifier_type, "
-            "status, records, share from _id_quality order by 3, 4, 5",
-            [as_of, run_id],
-        )
+        con.execute("insert into identity.quality_log " + _quality_sql(result), params)
         con.execute(
             "insert into identity.runs values (?, ?::date, current_timestamp::timestamp, ?)",
-            [run_id, as_of, json.dumps(summary)],
+            [run_id, as_of, json.dumps(result.to_dict())],
         )
         if before_commit is not None:
             before_commit(con)
@@ -429,6 +472,8 @@ def resolve_identities(
         result.seconds[name] = round(now - clock, 3)
         clock = now
 
+    con.execute(OUTPUT_DDL)
+    keys.ensure_state(con)
     collect_records(con)
     lap("collect")
     normalise_records(con, cfg)
@@ -452,40 +497,21 @@ def resolve_identities(
         lap("probabilistic")
     register_clusters(con, cluster)
     changes = keys.plan_keys(con)
-    lap("keys")
-    build_record_map(con, cfg.probabilistic_enabled)
-    stats = con.execute(
-        """
-        select count(*), count(*) filter (where record_origin = 'customer_file'),
-               count(distinct customer_key),
-               coalesce(max(customer_records), 0)
-        from _id_map
-        """
-    ).fetchall()[0]
-    multi = con.execute(
-        "select count(distinct customer_key) from _id_map where customer_records > 1"
-    ).fetchall()[0]
-    result.records, result.customer_file_records, result.customers = (
-        int(stats[0]),
-        int(stats[1]),
-        int(stats[2]),
-    )
-    result.largest_customer = int(stats[3])
-    result.multi_record_customers = int(multi[0])
     result.new_keys, result.merges, result.splits = (
         changes.new_keys,
         changes.merges,
         changes.splits,
     )
     result.records_rekeyed = changes.records_rekeyed
-    quality_rows(con, result)
-    lap("map")
-    write_outputs(con, as_of, run_id, result.to_dict(), before_commit=before_commit)
+    lap("keys")
+    write_outputs(
+        con, as_of, run_id, result, cfg.probabilistic_enabled, before_commit=before_commit
+    )
     lap("write")
     for t in (
         "_id_records",
         "_id_norm",
-        "_id_ids",
+        "_id_guard",
         "_id_cluster",
         "_id_prev",
         "_id_parts",
@@ -493,9 +519,6 @@ def resolve_identities(
         "_id_cluster_key",
         "_id_keyed",
         "_id_key_changes",
-        "_id_per_record",
-        "_id_map",
-        "_id_quality",
     ):
         con.execute(f"drop table if exists {t}")
     return result

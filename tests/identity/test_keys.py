@@ -19,7 +19,11 @@ def con():
 
 def _state(con):
     return (
-        sorted(con.execute("select * from identity.key_state").fetchall()),
+        sorted(
+            con.execute(
+                "select source_system, source_customer_id, customer_key, first_as_of, changed_as_of from identity.resolved_records"
+            ).fetchall()
+        ),
         history(con),
         sorted(con.execute("select * from identity.resolved_records").fetchall()),
     )
