@@ -16,7 +16,8 @@ Rules, given this run's clusters (connected components) and the previous state:
 * the records of a previous key that ended up outside its home were split off; their
   cluster's key is recorded as ``split`` from the old key (the old key stays with the
   largest part);
-* a cluster that is home to no previous key gets a new key, above every key ever issued.
+* a cluster that is home to no previous key gets a new key, above every key ever issued
+  (``identity.key_sequence`` remembers the highest).
 
 Rerunning with the same input changes nothing: the state already holds the answer, so no
 key moves and no history row is written.
@@ -31,6 +32,7 @@ import duckdb
 
 STATE_DDL = """
 create schema if not exists identity;
+create table if not exists identity.key_sequence (last_customer_key bigint not null);
 create table if not exists identity.key_history (
     old_customer_key bigint not null,
     new_customer_key bigint not null,
@@ -96,6 +98,7 @@ def plan_keys(con: duckdb.DuckDBPyConnection) -> KeyChanges:
                 select max(customer_key) as k from identity.resolved_records
                 union all select max(old_customer_key) from identity.key_history
                 union all select max(new_customer_key) from identity.key_history
+                union all select max(last_customer_key) from identity.key_sequence
             )
         ),
         fresh as (
@@ -151,6 +154,18 @@ def write_history(con: duckdb.DuckDBPyConnection, as_of: dt.date, run_id: str) -
         [as_of, run_id],
     )
     _update_current_keys(con)
+    # keys are never reissued, even if every record of a key vanished from the sources
+    con.execute(
+        """
+        create or replace temp table _id_top as
+        select greatest(
+            coalesce((select max(customer_key) from _id_keyed), 0),
+            coalesce((select max(last_customer_key) from identity.key_sequence), 0)) as k
+        """
+    )
+    con.execute("delete from identity.key_sequence")
+    con.execute("insert into identity.key_sequence select k from _id_top")
+    con.execute("drop table _id_top")
 
 
 def current_key_map(merges: list[tuple[int, int]]) -> dict[int, int]:

@@ -163,3 +163,16 @@ def test_a_failed_write_leaves_the_previous_state(con):
     resolve(con, "2024-02-02")
     assert len(history(con)) == 1
     assert records(con)[("web", "W1")]["customer_key"] == records(con)[("pos", "1")]["customer_key"]
+
+
+def test_keys_are_never_reissued(con):
+    add_customers(con, [{"source_system": "pos", "source_customer_id": "1"},
+                        {"source_system": "pos", "source_customer_id": "2"}])  # fmt: skip
+    resolve(con, "2024-02-01")
+    top = max(keys(con).values())
+    con.execute("delete from raw.customers where source_customer_id = '2'")  # a source purge
+    resolve(con, "2024-02-02")
+    assert max(keys(con).values()) < top
+    add_customers(con, [{"source_system": "pos", "source_customer_id": "3"}])
+    resolve(con, "2024-02-03")
+    assert keys(con)[("pos", "3")] == top + 1
