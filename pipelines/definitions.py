@@ -3,6 +3,8 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.identity.assets import identity_assets
+from pipelines.identity.checks import identity_checks
 from pipelines.ingest.assets import ingest_assets
 from pipelines.publish.assets import build_publish_asset
 from pipelines.resources import WRITER_TAG, CrmResource
@@ -13,8 +15,8 @@ from pipelines.transform.assets import dbt_asset_defs, dbt_project
 settings = Settings.load()
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
-python_assets: list[dg.AssetsDefinition] = []
-asset_checks: list[dg.AssetChecksDefinition] = []
+python_assets: list[dg.AssetsDefinition] = [*identity_assets]
+asset_checks: list[dg.AssetChecksDefinition] = [*identity_checks]
 
 _upstream = [
     key
