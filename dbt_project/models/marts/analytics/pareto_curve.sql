@@ -58,15 +58,16 @@ positions as (
 
 lorenz as (
 
+    -- revenue of the lowest t customers: all of customer k + 1's running total but
+    -- the part (1 - fraction) of customer k + 1 that lies beyond t
     select
         positions.point,
+        positions.revenue,
         case
-            when positions.revenue is null or positions.revenue = 0 then null
-            when ascending.ascending_rank is null then 1.0
-            else (cast(ascending.cumulative_revenue as double)
-                  - (1 - positions.fraction) * cast(ascending.window_net_revenue as double))
-                 / cast(positions.revenue as double)
-        end as lorenz_revenue_share
+            when ascending.ascending_rank is null then cast(positions.revenue as double)
+            else cast(ascending.cumulative_revenue as double)
+                 - (1 - positions.fraction) * cast(ascending.window_net_revenue as double)
+        end as bottom_revenue
     from positions
     left join ascending
         on ascending.ascending_rank = positions.whole_customers + 1
@@ -77,8 +78,12 @@ select
     {{ as_of_date() }} as as_of,
     lorenz.point,
     cast(lorenz.point as double) / {{ points }} as customer_share,
-    lorenz.lorenz_revenue_share,
-    1 - mirrored.lorenz_revenue_share as top_revenue_share
+    case when lorenz.revenue <> 0
+        then lorenz.bottom_revenue / cast(lorenz.revenue as double)
+    end as lorenz_revenue_share,
+    case when lorenz.revenue <> 0
+        then (cast(lorenz.revenue as double) - mirrored.bottom_revenue) / cast(lorenz.revenue as double)
+    end as top_revenue_share
 from lorenz
 inner join lorenz as mirrored
     on mirrored.point = {{ points }} - lorenz.point
