@@ -37,11 +37,41 @@ class Fixture:
     campaigns: pd.DataFrame
     products: pd.DataFrame
 
-    def write(self, home: Path) -> None:
+    def write(
+        self,
+        home: Path,
+        after: dt.date | None = None,
+        until: dt.date | None = None,
+        tag: str = "001",
+    ) -> None:
+        """Write one landing batch per entity with the dated rows in (after, until].
+
+        The loader quarantines dates after as_of, so a multi-night test lands each
+        night's rows before that night's run. Customers and products go with the
+        first batch (after is None).
+        """
+        dated = {
+            "transactions": "occurred_at",
+            "contacts": "occurred_at",
+            "campaigns": "end_date",
+        }
         for name in ("customers", "transactions", "contacts", "campaigns", "products"):
+            frame = getattr(self, name)
+            if name in dated:
+                day = pd.to_datetime(frame[dated[name]]).dt.date
+                keep = pd.Series(True, index=frame.index)
+                if after is not None:
+                    keep &= day > after
+                if until is not None:
+                    keep &= day <= until
+                frame = frame[keep]
+            elif after is not None:
+                continue
+            if frame.empty:
+                continue
             folder = home / "landing" / name
             folder.mkdir(parents=True, exist_ok=True)
-            getattr(self, name).to_csv(folder / f"{name}_001.csv", index=False)
+            frame.to_csv(folder / f"{name}_{tag}.csv", index=False)
 
 
 def _ts(day: dt.date, rng: np.random.Generator) -> str:
@@ -175,7 +205,9 @@ def build(seed: int = 7, customers: int = 90) -> Fixture:
         ):
             if rng.random() < 0.6:
                 cno += 1
-                outcome = str(rng.choice(["delivered", "opened", "clicked", "responded", "bounced"]))
+                outcome = str(
+                    rng.choice(["delivered", "opened", "clicked", "responded", "bounced"])
+                )
                 contact_rows.append(
                     {
                         "source_system": SOURCE,
