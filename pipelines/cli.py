@@ -122,6 +122,9 @@ def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool)
             summary["rows_loaded"] = sum(int(r[3]) for r in rows)
             summary["rows_quarantined"] = sum(int(r[4]) for r in rows)
             summary["files_rejected"] = sum(int(r[2]) for r in rows if r[1] == "rejected")
+        from pipelines.quality.summary import quality_summary
+
+        summary.update(quality_summary(con, run_id))
     finally:
         con.close()
     if success and settings.warehouse_path.exists():

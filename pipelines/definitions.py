@@ -3,8 +3,9 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from pipelines.ingest.assets import ingest_assets
+from pipelines.ingest.assets import ingest_assets, ingest_checks
 from pipelines.publish.assets import build_publish_asset
+from pipelines.quality.assets import quality_assets, quality_checks
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
 from pipelines.settings import Settings
@@ -13,8 +14,8 @@ from pipelines.transform.assets import dbt_asset_defs, dbt_project
 settings = Settings.load()
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
-python_assets: list[dg.AssetsDefinition] = []
-asset_checks: list[dg.AssetChecksDefinition] = []
+python_assets: list[dg.AssetsDefinition] = [*quality_assets]
+asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *quality_checks]
 
 _upstream = [
     key
