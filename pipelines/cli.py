@@ -157,6 +157,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
 
     settings = _settings(args)
+    from pipelines.publish.publisher import recover_interrupted_publish
+
+    recover_interrupted_publish(settings)  # after a killed run: leftovers of its publish
     settings.ensure_dirs()
     as_of = args.as_of or default_as_of(settings)
     started = time.monotonic()

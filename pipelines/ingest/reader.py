@@ -157,7 +157,15 @@ def normalise_columns(names: list[str]) -> list[str]:
 # readers
 # ---------------------------------------------------------------------------------
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> ReadResult:
-    for table in ("_landing", "_landing_read", "_jsonl", "_malformed", "_csv_rejects", "_csv_scan"):
+    for table in (
+        "_landing",
+        "_landing_read",
+        "_jsonl",
+        "_jsonl_read",
+        "_malformed",
+        "_csv_rejects",
+        "_csv_scan",
+    ):
         con.execute(f"drop table if exists {table}")
     con.execute(
         "create temp table _malformed (_row_number bigint, message varchar, raw_line varchar)"
@@ -271,7 +279,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     """One record per non-blank line; lines that are not JSON objects are malformed."""
     try:
         con.execute(
-            "create temp table _jsonl as select rowid + 1 as _row_number, line from read_csv("
+            "create temp table _jsonl_read as select line from read_csv("
             f"{sql_str(str(path))}, header = false, auto_detect = false, "
             "columns = {'line': 'VARCHAR'}, delim = E'\\x01', quote = '', escape = '', "
             "new_line = '\\r\\n', strict_mode = false, encoding = 'utf-8', "
@@ -282,6 +290,10 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         if "unicode" in text.lower() or "utf-8" in text.lower():
             raise _not_utf8(path) from exc
         raise RejectedFile("unreadable_file", f"cannot read as JSON Lines: {text}") from exc
+    con.execute(
+        "create temp table _jsonl as select rowid + 1 as _row_number, line from _jsonl_read"
+    )
+    con.execute("drop table _jsonl_read")
     bad = con.execute(
         "select count(*), count(*) filter (where error_type = 'INVALID ENCODING') from _csv_rejects"
     ).fetchone()
