@@ -33,7 +33,6 @@ from pipelines.quality.config import QualityConfig
 ROW_NUMBER = "_row_number"
 GOOD_ROWS = "len(_all_problems) = 0"
 
-_CONTEXT: dict[str, Any] = {}
 _SUITE_IDS = itertools.count(1)
 
 
@@ -97,28 +96,9 @@ class GxReport:
 # GX context (ephemeral, created once per process)
 # ---------------------------------------------------------------------------------
 def _gx() -> dict[str, Any]:
-    if not _CONTEXT:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
+    from pipelines.quality.suites import gx_context
 
-        context = gx.get_context(
-            mode="ephemeral",
-            project_config=DataContextConfig(
-                store_backend_defaults=InMemoryStoreBackendDefaults(),
-                progress_bars=ProgressBarsConfig(globally=False),
-                analytics_enabled=False,
-            ),
-        )
-        source = context.data_sources.add_pandas("landing")
-        batch_definition = source.add_dataframe_asset("batch").add_batch_definition_whole_dataframe(
-            "whole_batch"
-        )
-        _CONTEXT.update(gx=gx, context=context, batch_definition=batch_definition)
-    return _CONTEXT
+    return gx_context()
 
 
 def _register_suite(entity: str, rules: Any, cfg: QualityConfig):

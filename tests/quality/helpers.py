@@ -26,7 +26,7 @@ AS_OF = dt.date(2025, 3, 31)
 def make_home(tmp_path: Path, overrides: dict[str, Any] | None = None) -> Settings:
     """A runtime home under tmp_path, with crm.yml overrides deep-merged over the repo's."""
     home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     if overrides:
         (home / "crm.yml").write_text(yaml.safe_dump(overrides), encoding="utf-8")
     settings = Settings.load(home)
