@@ -158,6 +158,9 @@ def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool)
             summary["rows_loaded"] = sum(int(r[3]) for r in rows)
             summary["rows_quarantined"] = sum(int(r[4]) for r in rows)
             summary["files_rejected"] = sum(int(r[2]) for r in rows if r[1] == "rejected")
+        from pipelines.quality.summary import quality_summary
+
+        summary.update(quality_summary(con, run_id))
     finally:
         con.close()
     if success and settings.warehouse_path.exists():
@@ -190,6 +193,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
 
     settings = _settings(args)
+    from pipelines.publish.publisher import recover_interrupted_publish
+
+    recover_interrupted_publish(settings)  # after a killed run: leftovers of its publish
     settings.ensure_dirs()
     as_of = args.as_of or default_as_of(settings)
     started = time.monotonic()

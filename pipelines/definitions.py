@@ -5,8 +5,9 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.identity.assets import identity_assets
 from pipelines.identity.checks import identity_checks
-from pipelines.ingest.assets import ingest_assets
+from pipelines.ingest.assets import ingest_assets, ingest_checks
 from pipelines.publish.assets import build_publish_asset
+from pipelines.quality.assets import quality_assets, quality_checks
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
 from pipelines.settings import Settings
@@ -15,8 +16,8 @@ from pipelines.transform.assets import dbt_asset_defs, dbt_project
 settings = Settings.load()
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
-python_assets: list[dg.AssetsDefinition] = [*identity_assets]
-asset_checks: list[dg.AssetChecksDefinition] = [*identity_checks]
+python_assets: list[dg.AssetsDefinition] = [*identity_assets, *quality_assets]
+asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *identity_checks, *quality_checks]
 
 _upstream = [
     key
