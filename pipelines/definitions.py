@@ -8,6 +8,8 @@ from pipelines.publish.assets import build_publish_asset
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
 from pipelines.settings import Settings
+from pipelines.targeting.assets import build_targeting_assets
+from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
 
 settings = Settings.load()
@@ -15,6 +17,12 @@ settings = Settings.load()
 # Python assets that later stages add (scoring, targeting, ...) go here.
 python_assets: list[dg.AssetsDefinition] = []
 asset_checks: list[dg.AssetChecksDefinition] = []
+
+# Targeting (issue 6) goes last: its lists read whichever marts and scores are defined above.
+python_assets += build_targeting_assets(
+    key for asset in [*dbt_asset_defs, *python_assets] for key in asset.keys
+)
+asset_checks += build_targeting_checks()
 
 _upstream = [
     key
