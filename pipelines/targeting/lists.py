@@ -200,7 +200,7 @@ def _build_one(
     con.execute(f"""
         create or replace temp table tl_scored as
         with passed as (select * from tl_cand where stage = 'passed'),
-        m as (select avg(greatest(response_score, 0)) as mean_score from passed),
+        m as (select sum(greatest(response_score, 0) order by customer_key) / count(response_score) as mean_score from passed),
         econ as (
             select passed.*,
                    {p_resp} as p_response,
@@ -249,7 +249,7 @@ def _build_one(
     audience = sum(stage_counts.values())
     passed = int(stage_counts.get("passed", 0))
     negative = con.execute(f"""
-        with m as (select avg(greatest(response_score, 0)) as mean_score from tl_cand
+        with m as (select sum(greatest(response_score, 0) order by customer_key) / count(response_score) as mean_score from tl_cand
                    where stage = 'passed')
         select count(*) from tl_cand cross join m
         where stage = 'passed'
@@ -257,9 +257,9 @@ def _build_one(
     """).fetchone()[0]
     treated, control, exp_resp, exp_margin, exp_value = con.execute("""
         select count(*) filter (where not is_control), count(*) filter (where is_control),
-               coalesce(sum(p_response) filter (where not is_control), 0),
-               coalesce(sum(p_response * margin_or_zero) filter (where not is_control), 0),
-               coalesce(sum(expected_value) filter (where not is_control), 0)
+               coalesce(sum(p_response order by candidate_rank) filter (where not is_control), 0),
+               coalesce(sum(p_response * margin_or_zero order by candidate_rank) filter (where not is_control), 0),
+               coalesce(sum(expected_value order by candidate_rank) filter (where not is_control), 0)
         from tl_scored
     """).fetchone()
     selected = int(treated) + int(control)

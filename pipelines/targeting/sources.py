@@ -83,6 +83,7 @@ _CONTACT_COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "country": ("country",),
 }
 CONTACT_FIELDS: tuple[str, ...] = tuple(_CONTACT_COLUMN_CANDIDATES)
+CONTACT_FIELDS_ORDER = CONTACT_FIELDS
 
 
 def contact_points_sql(con: duckdb.DuckDBPyConnection, cfg: TargetingConfig) -> tuple[str, str]:
@@ -107,11 +108,17 @@ def contact_points_sql(con: duckdb.DuckDBPyConnection, cfg: TargetingConfig) -> 
             else:
                 expr = f"nullif(trim(cast({found} as varchar)), '')"
             exprs.append(f"{expr} as {fld}")
+        # several rows per customer (should not happen): take a deterministic one
         sql = f"""
-            select customer_key, {", ".join(exprs)}
-            from {table}
-            where customer_key is not null
-            qualify row_number() over (partition by customer_key order by all) = 1
+            select * from (
+                select customer_key, {", ".join(exprs)}
+                from {table}
+                where customer_key is not null
+            )
+            qualify row_number() over (
+                partition by customer_key
+                order by {", ".join(f"{f} nulls last" for f in CONTACT_FIELDS_ORDER)}
+            ) = 1
         """
         return sql, table
     for needed in ("intermediate.int_customers_keyed", "staging.stg_landing__customers"):

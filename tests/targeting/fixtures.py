@@ -103,7 +103,9 @@ def write_landing(home: Path, as_of: dt.date, customers: int = 800, seed: int = 
     products = []
     for cat, names in CATEGORIES.items():
         for i, name in enumerate(names):
-            products.append([f"P-{cat}-{i}", name, cat, "general", "acme", rng.randint(3, 20) * 1000])
+            products.append(
+                [f"P-{cat}-{i}", name, cat, "general", "acme", rng.randint(3, 20) * 1000]
+            )
     _write(landing / "products" / "products.csv",
            ["product_id", "name", "category", "department", "brand", "unit_cost"], products)  # fmt: skip
     price = {p[0]: p[5] * 2 for p in products}
@@ -118,7 +120,9 @@ def write_landing(home: Path, as_of: dt.date, customers: int = 800, seed: int = 
     for i in range(1, customers + 1):
         cid = f"C{i:05d}"
         email = f"user{i}@example.com" if rng.random() > 0.05 else ("broken-email" if i % 2 else "")
-        phone = f"010-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}" if rng.random() > 0.1 else ""
+        phone = (
+            f"010-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}" if rng.random() > 0.1 else ""
+        )
         postal = f"{rng.randint(10000, 99999)}" if rng.random() > 0.1 else ""
         cust_rows.append([
             "web", cid, f"{as_of - dt.timedelta(days=400)}T10:00:00", f"Name{i}", "Kim",
