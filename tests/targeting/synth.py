@@ -188,7 +188,7 @@ def build_world(
     summary = pd.DataFrame(
         {
             "customer_key": keys,
-            "complaints_90d": rng.integers(0, 2, n),
+            "inbound_complaints_90d": rng.integers(0, 2, n),
             "outbound_contacts_30d": rng.integers(0, 4, n),
         }
     )
