@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, SEEDS_DIR, Settings
 
 
 def _date(value: str) -> dt.date:
@@ -54,8 +54,32 @@ def _default_end_date(settings: Settings) -> dt.date:
 
 
 # ---- run ------------------------------------------------------------------------
+def _dbt_fingerprint(settings: Settings, as_of: dt.date) -> str:
+    """What the manifest depends on: project files, seeds, vars and the dbt version."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("dbt-core").encode())
+    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
+    digest.update(settings.pii_salt.encode())
+    for root in (DBT_PROJECT_DIR, SEEDS_DIR):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not {"target", "logs", "dbt_packages"} & set(path.parts):
+                digest.update(str(path.relative_to(REPO_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project so Dagster loads a manifest that matches the code."""
+    """Parse the dbt project so Dagster loads a manifest that matches the code.
+
+    Skipped when nothing the manifest depends on has changed since the last parse.
+    """
+    fingerprint = _dbt_fingerprint(settings, as_of)
+    stamp = settings.dbt_target_dir / "parse_fingerprint"
+    manifest = settings.dbt_target_dir / "manifest.json"
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return
     env = settings.dbt_env()
     dbt = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
     proc = subprocess.run(
@@ -81,6 +105,7 @@ def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"dbt parse failed (exit {proc.returncode})")
+    stamp.write_text(fingerprint)
 
 
 def _instance(settings: Settings):
