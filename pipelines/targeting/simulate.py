@@ -62,7 +62,10 @@ class SimulatedList:
     control_revenue: int
 
     @property
-    def realised_uplift(self) -> float:
+    def realised_uplift(self) -> float | None:
+        """Treated minus control response rate as planted (None when a group is empty)."""
+        if not self.treated or not self.control:
+            return None
         return self.treated_responders / self.treated - self.control_responders / self.control
 
 
