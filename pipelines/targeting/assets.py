@@ -65,7 +65,7 @@ def build_targeting_assets(known_keys: Iterable[dg.AssetKey]) -> list[dg.AssetsD
         as_of = crm.as_of(context)
         cfg = load_targeting_config(settings)
         with work_db(settings) as con:
-            runs = build_target_lists(con, cfg, as_of, context.run_id)
+            runs = build_target_lists(con, cfg, as_of)
         for r in runs:
             report(
                 "targeting",

@@ -2,7 +2,9 @@
 
 Writes marts.target_lists (one row per list run) and marts.target_list_members (one row
 per selected customer, treated or control). Both keep history across nights; a rerun for
-the same as_of replaces that as_of's rows.
+the same as_of replaces that as_of's rows. A list run is identified by (as_of, list_name)
+and its campaign_id; the tables carry no Dagster run id, so a rerun on the same inputs
+reproduces them exactly (the outbox manifest records the run id).
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ MEMBERS_TABLE = "marts.target_list_members"
 LISTS_DDL = f"""
 create table if not exists {LISTS_TABLE} (
     as_of date not null,
-    run_id varchar not null,
     list_name varchar not null,
     campaign_id varchar not null,
     strategy varchar,
@@ -75,7 +76,6 @@ create table if not exists {LISTS_TABLE} (
 MEMBERS_DDL = f"""
 create table if not exists {MEMBERS_TABLE} (
     as_of date not null,
-    run_id varchar not null,
     list_name varchar not null,
     campaign_id varchar not null,
     customer_key bigint not null,
@@ -171,7 +171,6 @@ def _build_one(
     cfg: TargetingConfig,
     target: TargetList,
     as_of: dt.date,
-    run_id: str,
 ) -> ListRun:
     sources = sources_for(cfg, target)
     require_tables(con, sources, f"list {target.name!r}")
@@ -232,7 +231,7 @@ def _build_one(
     """)
     con.execute(f"""
         insert into tl_members_run
-        select {_sql_date(as_of)}, {_lit(run_id)}, {_lit(target.name)}, {_lit(campaign_id)},
+        select {_sql_date(as_of)}, {_lit(target.name)}, {_lit(campaign_id)},
                customer_key,
                case when is_control then 'control' else 'treated' end,
                candidate_rank,
@@ -267,10 +266,9 @@ def _build_one(
     stages = {s: int(stage_counts.get(s, 0)) for s in STAGES}
     expected_cost = int(treated) * target.cost_per_contact
     con.execute(
-        "insert into tl_lists_run values (" + ", ".join(["?"] * 32) + ")",
+        "insert into tl_lists_run values (" + ", ".join(["?"] * 31) + ")",
         [
             as_of,
-            run_id,
             target.name,
             campaign_id,
             target.strategy,
@@ -313,7 +311,7 @@ def _build_one(
 
 
 def build_target_lists(
-    con: duckdb.DuckDBPyConnection, cfg: TargetingConfig, as_of: dt.date, run_id: str
+    con: duckdb.DuckDBPyConnection, cfg: TargetingConfig, as_of: dt.date
 ) -> list[ListRun]:
     """Build every enabled list for ``as_of`` and replace that as_of's rows in the marts."""
     lists = cfg.enabled_lists()
@@ -341,7 +339,7 @@ def build_target_lists(
     con.execute(
         f"create or replace temp table tl_members_run as select * from {MEMBERS_TABLE} limit 0"
     )
-    runs = [_build_one(con, cfg, target, as_of, run_id) for target in lists]
+    runs = [_build_one(con, cfg, target, as_of) for target in lists]
 
     con.execute("begin transaction")
     try:

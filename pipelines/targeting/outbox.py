@@ -80,6 +80,22 @@ def read_outbox_file(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _same_content(folder: Path, files: list[OutboxFile]) -> bool:
+    """True when folder holds a manifest listing exactly these files with these hashes."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return False
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    existing = {(f["file"], f["campaign_id"], f["rows"], f["sha256"]) for f in manifest["files"]}
+    new = {(f.file, f.campaign_id, f.rows, f.sha256) for f in files}
+    return existing == new and all(
+        (folder / f.file).is_file() and sha256_file(folder / f.file) == f.sha256 for f in files
+    )
+
+
 def write_outbox(
     con: duckdb.DuckDBPyConnection,
     cfg: TargetingConfig,
@@ -91,7 +107,9 @@ def write_outbox(
 ) -> Path:
     """Write the treated members of ``as_of``'s list runs; returns outbox/<as_of>.
 
-    ``after_file`` is called after each file is written (fault-injection point for tests).
+    When outbox/<as_of> already holds exactly the same files (a rerun on the same inputs)
+    it is left untouched, manifest and run id included. ``after_file`` is called after
+    each file is written (fault-injection point for tests).
     """
     outbox_dir.mkdir(parents=True, exist_ok=True)
     final = outbox_dir / as_of.isoformat()
@@ -172,6 +190,11 @@ def write_outbox(
         shutil.rmtree(building, ignore_errors=True)
         raise RuntimeError("outbox verification failed: " + "; ".join(problems))
 
+    if _same_content(final, files):
+        # a rerun on the same inputs: keep the published directory (and its run id) so a
+        # campaign tool does not see a new delivery
+        shutil.rmtree(building, ignore_errors=True)
+        return final
     previous = outbox_dir / f".{as_of.isoformat()}.previous-{run_id}"
     if final.exists():
         os.replace(final, previous)

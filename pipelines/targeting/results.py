@@ -43,7 +43,6 @@ RESULTS_COLUMNS: list[tuple[str, str]] = [
     ("campaign_name", "varchar"),
     ("list_name", "varchar"),
     ("list_as_of", "date"),
-    ("list_run_id", "varchar"),
     ("strategy", "varchar"),
     ("channel", "varchar"),
     ("attribution_days", "integer"),
@@ -101,7 +100,7 @@ def _list_run_rows(
         ),
         orders as (
             select customer_key, business_date, is_purchase, net_amount,
-                   coalesce(margin, net_amount * {margin_rate!r}) as margin
+                   coalesce(margin, cast(net_amount * {margin_rate!r} as decimal(38, 7))) as margin
             from marts.fct_orders
             where customer_key is not null and business_date <= {_d(as_of)}
         ),
@@ -131,7 +130,7 @@ def _list_run_rows(
         ),
         contacts as (
             select r.as_of, r.list_name, c.customer_key,
-                   coalesce(c.cost, r.cost_per_contact) as cost
+                   cast(coalesce(c.cost, r.cost_per_contact) as decimal(38, 4)) as cost
             from marts.fct_contacts c
             join runs r on r.campaign_id = c.campaign_id
             where lower(c.direction) = 'outbound' and c.business_date <= {_d(as_of)}
@@ -148,7 +147,7 @@ def _list_run_rows(
             group by c.as_of, c.list_name
         ),
         names as ({campaign_names})
-        select r.as_of as list_as_of, r.list_name, r.run_id, r.campaign_id, names.name,
+        select r.as_of as list_as_of, r.list_name, r.campaign_id, names.name,
                r.strategy, r.channel,
                coalesce(p.treated, 0), coalesce(p.control, 0),
                coalesce(cs.contacted, 0), coalesce(cs.control_contacted, 0),
@@ -165,7 +164,7 @@ def _list_run_rows(
     """
     out: list[dict[str, Any]] = []
     for (
-        list_as_of, list_name, run_id, campaign_id, name, strategy, channel,
+        list_as_of, list_name, campaign_id, name, strategy, channel,
         treated, control, contacted, control_contacted, contacts,
         xt, xc, rev_t, rev_c, mar_t, mar_c, cost,
     ) in con.execute(sql).fetchall():  # fmt: skip
@@ -196,7 +195,6 @@ def _list_run_rows(
                 "campaign_name": name,
                 "list_name": list_name,
                 "list_as_of": list_as_of,
-                "list_run_id": run_id,
                 "strategy": strategy,
                 "channel": channel,
                 "attribution_days": n,
@@ -247,7 +245,7 @@ def _external_rows(
         with contacted as (
             select campaign_id, customer_key, min(occurred_at) as first_contact_at,
                    min(business_date) as first_contact_date,
-                   count(*) as contacts, sum(coalesce(cost, 0)) as cost,
+                   count(*) as contacts, sum(cast(coalesce(cost, 0) as decimal(38, 4))) as cost,
                    min(lower(channel)) as channel
             from marts.fct_contacts
             where lower(direction) = 'outbound' and campaign_id is not null
@@ -260,7 +258,7 @@ def _external_rows(
                    c.channel,
                    coalesce(bool_or(o.is_purchase), false) as responded,
                    coalesce(sum(o.net_amount), 0) as revenue,
-                   coalesce(sum(coalesce(o.margin, o.net_amount * {margin_rate!r})), 0) as margin
+                   coalesce(sum(coalesce(o.margin, cast(o.net_amount * {margin_rate!r} as decimal(38, 7)))), 0) as margin
             from contacted c
             left join marts.fct_orders o
               on o.customer_key = c.customer_key
@@ -292,7 +290,6 @@ def _external_rows(
                 "campaign_name": name,
                 "list_name": None,
                 "list_as_of": None,
-                "list_run_id": None,
                 "strategy": ctype,
                 "channel": channel,
                 "attribution_days": n,

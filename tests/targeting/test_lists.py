@@ -220,7 +220,7 @@ def test_members_match_independent_reference(home, seed):
     build_world(settings.work_db_path, AS_OF, customers=500, seed=seed)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         got = con.execute(
             "select list_name, customer_key, treatment_group, rank, p_response, expected_value "
             "from marts.target_list_members order by list_name, rank"
@@ -252,7 +252,7 @@ def test_economics_base_rate_is_mean_p_response(home):
     build_world(settings.work_db_path, AS_OF, customers=800, seed=3)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         mean_p, spread, n = con.execute(
             "select avg(p_response), max(p_response) - min(p_response), count(*) "
             "from marts.target_list_members"
@@ -270,7 +270,7 @@ def test_missing_source_fails_clearly(home):
         con.execute("drop table marts.customer_scores")
     cfg = load_targeting_config(settings)
     with work_db(settings) as con, pytest.raises(MissingSourceError, match="customer_scores"):
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
 
 
 def test_bad_list_sql_names_the_list(home):
@@ -279,7 +279,7 @@ def test_bad_list_sql_names_the_list(home):
     build_world(settings.work_db_path, AS_OF, customers=50, seed=0)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con, pytest.raises(RuntimeError, match="b_sms"):
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
 
 
 def test_rerun_replaces_and_next_night_holds_recent_members(home):
@@ -287,13 +287,13 @@ def test_rerun_replaces_and_next_night_holds_recent_members(home):
     build_world(settings.work_db_path, AS_OF, customers=300, seed=4)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         first = con.execute("select * from marts.target_list_members order by all").fetchall()
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         again = con.execute("select * from marts.target_list_members order by all").fetchall()
         assert first == again
         next_day = AS_OF + dt.timedelta(days=1)
-        build_target_lists(con, cfg, next_day, "run-2")
+        build_target_lists(con, cfg, next_day)
         overlap = con.execute(
             "select count(*) from marts.target_list_members a join marts.target_list_members b "
             "using (customer_key) where a.as_of = ? and b.as_of = ?",
@@ -305,7 +305,7 @@ def test_rerun_replaces_and_next_night_holds_recent_members(home):
         ).fetchone()[0]
         # past the relist window the same customers may be listed again
         later = AS_OF + dt.timedelta(days=cfg.relist_days)
-        build_target_lists(con, cfg, later, "run-3")
+        build_target_lists(con, cfg, later)
         again_later = con.execute(
             "select count(*) from marts.target_list_members a join marts.target_list_members b "
             "using (customer_key) where a.as_of = ? and b.as_of = ?",
@@ -323,7 +323,7 @@ def test_control_hash_share_and_stability(home):
     build_world(settings.work_db_path, AS_OF, customers=3000, seed=5)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         rows = con.execute(
             "select customer_key, treatment_group, control_hash from marts.target_list_members"
         ).fetchall()

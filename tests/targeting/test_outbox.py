@@ -93,7 +93,7 @@ def test_shipped_lists_properties(home, seed):
         "new_customer_second_purchase",
     }  # fmt: skip
     with work_db(settings) as con:
-        runs = build_target_lists(con, cfg, AS_OF, f"run-{seed}")
+        runs = build_target_lists(con, cfg, AS_OF)
         folder = write_outbox(con, cfg, settings.outbox_dir, AS_OF, f"run-{seed}")
         assert one_list_per_customer(con, AS_OF) == []
         assert counts_reconcile(con, AS_OF) == []
@@ -116,7 +116,7 @@ def test_fallback_contact_points_from_staging(home):
     build_world(settings.work_db_path, AS_OF, customers=600, seed=9, contact_points="staging")
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-x")
+        build_target_lists(con, cfg, AS_OF)
         folder = write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-x")
     manifest = _assert_outbox_properties(settings, folder)
     assert "fallback" in manifest["contact_points"]
@@ -134,7 +134,7 @@ def test_crash_mid_write_leaves_previous_outbox(home):
         raise KeyboardInterrupt(f"simulated crash after {path.name}")
 
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-a")
+        build_target_lists(con, cfg, AS_OF)
         # first night crashes: nothing visible at outbox/<as_of>
         with pytest.raises(KeyboardInterrupt):
             write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-a", after_file=crash)
@@ -148,10 +148,23 @@ def test_crash_mid_write_leaves_previous_outbox(home):
             write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-b", after_file=crash)
         assert {p.name: p.read_bytes() for p in final.iterdir()} == before
         assert verify_outbox_dir(con, cfg, final, AS_OF) == []
-        # the next successful run cleans the leftovers of the crashed one
+        # the next successful run cleans the leftovers of the crashed one; the same content
+        # is not delivered again (manifest and run id unchanged)
         write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-c")
         assert [p.name for p in settings.outbox_dir.iterdir()] == [AS_OF.isoformat()]
-        assert json.loads((final / "manifest.json").read_text())["run_id"] == "run-c"
+        assert {p.name: p.read_bytes() for p in final.iterdir()} == before
+        assert json.loads((final / "manifest.json").read_text())["run_id"] == "run-a"
+        # changed lists replace the directory
+        con.execute(
+            "delete from marts.target_list_members where list_name = 'winback_lapsed' "
+            "and treatment_group = 'treated' and rank = (select min(rank) "
+            "from marts.target_list_members where list_name = 'winback_lapsed' "
+            "and treatment_group = 'treated')"
+        )
+        write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-d")
+        manifest = json.loads((final / "manifest.json").read_text())
+        assert manifest["run_id"] == "run-d"
+        assert [p.name for p in settings.outbox_dir.iterdir()] == [AS_OF.isoformat()]
 
 
 def test_verification_rejects_tampered_outbox(home):
@@ -160,7 +173,7 @@ def test_verification_rejects_tampered_outbox(home):
     build_world(settings.work_db_path, AS_OF, customers=800, seed=2)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-a")
+        build_target_lists(con, cfg, AS_OF)
         folder = write_outbox(con, cfg, settings.outbox_dir, AS_OF, "run-a")
         control_key, list_name = con.execute(
             "select customer_key, list_name from marts.target_list_members "

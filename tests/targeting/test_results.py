@@ -71,7 +71,7 @@ def test_campaign_results_match_independent_computation(home):
     build_world(settings.work_db_path, AS_OF, customers=2000, seed=11)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         _plant(con, 11)
         rows = build_campaign_results(con, cfg, LATER)
         got = con.execute("select * from marts.campaign_results").df()
@@ -138,7 +138,7 @@ def test_results_before_window_has_no_rates(home):
     build_world(settings.work_db_path, AS_OF, customers=500, seed=12)
     cfg = load_targeting_config(settings)
     with work_db(settings) as con:
-        build_target_lists(con, cfg, AS_OF, "run-1")
+        build_target_lists(con, cfg, AS_OF)
         build_campaign_results(con, cfg, AS_OF)
         same_night = con.execute(
             "select count(*), count(uplift), max(days_observed) from marts.campaign_results "

@@ -89,7 +89,8 @@ scored as (
     select
         customer_key,
         category,
-        sum(contribution) as score,
+        -- rounded: a float sum's last bits depend on the summation order (threads)
+        round(sum(contribution), 9) as score,
         count(*) as supporting_rules
     from contributions
     group by customer_key, category
