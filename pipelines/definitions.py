@@ -18,10 +18,8 @@ settings = Settings.load()
 python_assets: list[dg.AssetsDefinition] = []
 asset_checks: list[dg.AssetChecksDefinition] = []
 
-# Targeting (issue 6) goes last: its lists read whichever marts and scores are defined above.
-python_assets += build_targeting_assets(
-    key for asset in [*dbt_asset_defs, *python_assets] for key in asset.keys
-)
+# Targeting (issue 6): target lists, outbox, campaign results (deps declared by key).
+python_assets += build_targeting_assets()
 asset_checks += build_targeting_checks()
 
 _upstream = [

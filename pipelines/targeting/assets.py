@@ -1,7 +1,5 @@
 """Dagster assets of the targeting step: lists, outbox, campaign results."""
 
-from collections.abc import Iterable
-
 import dagster as dg
 
 from pipelines.progress import report
@@ -29,15 +27,16 @@ _RESULTS_DEPS = [
 ]
 
 
-def build_targeting_assets(known_keys: Iterable[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    """The targeting assets, depending on whichever source marts the job defines.
+def build_targeting_assets() -> list[dg.AssetsDefinition]:
+    """The targeting assets.
 
-    ``known_keys``: asset keys of the other assets in the job (dbt models, scoring), so
-    the lists run after every mart a list may read (customer_scores, customer_rfm, ...).
+    They depend on every mart a list may read (customer_scores, customer_rfm, ...), so they
+    run after them wherever those assets are defined; a key no asset defines (a step not
+    merged yet) shows as an external asset and the list step fails clearly at run time
+    if a list needs it.
     """
-    known = set(known_keys)
-    list_deps = [k for k in [*_CORE_DEPS, *_OPTIONAL_DEPS] if k in known]
-    results_deps = [k for k in _RESULTS_DEPS if k in known]
+    list_deps = [*_CORE_DEPS, *_OPTIONAL_DEPS]
+    results_deps = _RESULTS_DEPS
 
     @dg.multi_asset(
         name="target_lists",

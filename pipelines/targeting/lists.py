@@ -173,8 +173,6 @@ def _build_one(
     as_of: dt.date,
 ) -> ListRun:
     sources = sources_for(cfg, target)
-    require_tables(con, sources, f"list {target.name!r}")
-    require_unique_keys(con, sources)
     campaign_id = cfg.campaign_id(target.name, as_of)
     try:
         con.execute(
@@ -327,6 +325,7 @@ def build_target_lists(
     # Fail early and clearly: every list's sources, before any work.
     for target in lists:
         require_tables(con, sources_for(cfg, target), f"list {target.name!r}")
+    require_unique_keys(con, sorted({s for t in lists for s in sources_for(cfg, t)}))
 
     cp_sql, _ = contact_points_sql(con, cfg)
     con.execute(f"create or replace temp table {CONTACT_POINTS_TABLE} as {cp_sql}")
