@@ -11,6 +11,8 @@ from pipelines.quality.assets import quality_assets, quality_checks
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
 from pipelines.settings import Settings
+from pipelines.targeting.assets import build_targeting_assets
+from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
 
 settings = Settings.load()
@@ -18,6 +20,10 @@ settings = Settings.load()
 # Python assets that later stages add (scoring, targeting, ...) go here.
 python_assets: list[dg.AssetsDefinition] = [*identity_assets, *quality_assets]
 asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *identity_checks, *quality_checks]
+
+# Targeting (issue 6): target lists, outbox, campaign results (deps declared by key).
+python_assets += build_targeting_assets()
+asset_checks += build_targeting_checks()
 
 _upstream = [
     key
