@@ -7,6 +7,8 @@ from pipelines.ingest.assets import ingest_assets
 from pipelines.publish.assets import build_publish_asset
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
+from pipelines.scoring.assets import scoring_assets
+from pipelines.scoring.checks import scoring_checks
 from pipelines.settings import Settings
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
 
@@ -15,6 +17,11 @@ settings = Settings.load()
 # Python assets that later stages add (scoring, targeting, ...) go here.
 python_assets: list[dg.AssetsDefinition] = []
 asset_checks: list[dg.AssetChecksDefinition] = []
+
+# CLV scoring (issue 5): candidate + blocking checks, then marts/customer_scores, model_runs,
+# model_backtest.
+python_assets += scoring_assets
+asset_checks += scoring_checks
 
 _upstream = [
     key
