@@ -133,9 +133,14 @@ def _instance(settings: Settings):
 
 
 def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool) -> dict[str, Any]:
+    from pipelines.scoring.report import read_state, summary_lines
     from pipelines.warehouse import connect, table_exists
 
     summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat(), "success": success}
+    scoring = read_state(settings, run_id)
+    if scoring is not None:
+        summary["scoring"] = scoring
+        summary["extra_lines"] = [*summary.get("extra_lines", []), *summary_lines(scoring)]
     con = connect(settings)
     try:
         if table_exists(con, "raw", "_batches"):

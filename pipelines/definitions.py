@@ -10,6 +10,8 @@ from pipelines.publish.assets import build_publish_asset
 from pipelines.quality.assets import quality_assets, quality_checks
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
+from pipelines.scoring.assets import scoring_assets
+from pipelines.scoring.checks import scoring_checks
 from pipelines.settings import Settings
 from pipelines.targeting.assets import build_targeting_assets
 from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
@@ -24,6 +26,11 @@ asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *identity_checks
 # Targeting (issue 6): target lists, outbox, campaign results (deps declared by key).
 python_assets += build_targeting_assets()
 asset_checks += build_targeting_checks()
+
+# CLV scoring (issue 5): candidate + blocking checks, then marts/customer_scores, model_runs,
+# model_backtest.
+python_assets += scoring_assets
+asset_checks += scoring_checks
 
 _upstream = [
     key
