@@ -218,8 +218,8 @@ def score_customers(
     frame = pl.DataFrame(
         {
             "customer_key": summary.customer_key,
-            "as_of": pl.Series([summary.as_of] * n, dtype=pl.Date),
-            "model_run_id": [run_id] * n,
+            "as_of": pl.repeat(summary.as_of, n, dtype=pl.Date, eager=True),
+            "model_run_id": pl.repeat(run_id, n, dtype=pl.Utf8, eager=True),
             "score_basis": score_basis(summary),
             "first_purchase_date": pl.Series(summary.first_purchase_date).cast(pl.Date),
             "last_purchase_date": pl.Series(summary.last_purchase_date).cast(pl.Date),

@@ -3,7 +3,8 @@
 The nightly fit writes ``scoring.candidate_*``; blocking asset checks inspect them; only
 when every blocking check passed does the promotion step copy them into
 ``marts.customer_scores`` (replaced), ``marts.model_runs`` and ``marts.model_backtest``
-(history: the rows of the same as_of are replaced) in one transaction. A failed check
+(history: the rows of the same as_of are replaced, unless they come from an identical
+run) in one transaction. A failed check
 therefore leaves the marts exactly as the previous night left them.
 """
 
@@ -106,8 +107,19 @@ def promote(con: duckdb.DuckDBPyConnection, as_of: dt.date, *, replace: bool) ->
             if not replace:
                 continue
             if history:
-                con.execute(f"delete from {mart} where as_of = ?", [as_of])
-                con.execute(f"insert into {mart} by name select * from {candidate}")
+                # Rows of an identical earlier run (same model_run_id: same inputs, config
+                # and code) are kept as they are, so a rerun changes nothing -- not even
+                # duration_seconds; rows of another run for this as_of are replaced.
+                con.execute(
+                    f"delete from {mart} where as_of = ? and model_run_id not in "
+                    f"(select model_run_id from {candidate})",
+                    [as_of],
+                )
+                con.execute(
+                    f"insert into {mart} by name select * from {candidate} c "
+                    f"where not exists (select 1 from {mart} m "
+                    f"where m.model_run_id = c.model_run_id)"
+                )
             else:
                 con.execute(
                     f"create or replace table {mart} as "

@@ -96,12 +96,16 @@ def test_good_night_promotes_scores_and_is_idempotent(home: Path, orders: pl.Dat
     assert lines[0].startswith("scoring:") and lines[1].startswith("backtest:")
     assert "Spearman" in lines[1]
 
-    # Same night again: same model_run_id, history rows replaced, not duplicated.
+    # Same night again: same model_run_id, nothing changes (not even duration_seconds).
     before = snapshot(home)
     assert run_night(home, AS_OF).success
+    assert snapshot(home) == before
+    assert len(before["model_runs"]) == 4 and len(before["model_backtest"]) == 1
+    # Another as_of adds history rows and replaces the scores.
+    assert run_night(home, AS_OF - dt.timedelta(days=1)).success
     after = snapshot(home)
-    assert after["customer_scores"] == before["customer_scores"]
-    assert len(after["model_runs"]) == 4 and len(after["model_backtest"]) == 1
+    assert len(after["model_runs"]) == 8 and len(after["model_backtest"]) == 2
+    assert {row[1] for row in after["customer_scores"]} == {AS_OF - dt.timedelta(days=1)}
 
 
 def test_backtest_beyond_bound_keeps_previous_scores(
