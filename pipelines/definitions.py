@@ -1,5 +1,8 @@
 """The one Definitions object: what `dagster dev`, the schedule and `crm run` all load."""
 
+import sys
+from pathlib import Path
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -18,6 +21,9 @@ from pipelines.targeting.checks import build_asset_checks as build_targeting_che
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
 
 settings = Settings.load()
+# The dbt next to this interpreter, so runs work without the venv's bin/ on PATH.
+_venv_dbt = Path(sys.executable).with_name("dbt")
+DBT_EXECUTABLE = str(_venv_dbt) if _venv_dbt.exists() else "dbt"
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
 python_assets: list[dg.AssetsDefinition] = [*identity_assets, *quality_assets]
@@ -57,7 +63,7 @@ defs = dg.Definitions(
     sensors=sensors,
     resources={
         "crm": CrmResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
     # One process writes the DuckDB build database: steps run one after another.
     executor=dg.in_process_executor,
