@@ -1,8 +1,5 @@
 """The one Definitions object: what `dagster dev`, the schedule and `crm run` all load."""
 
-import sys
-from pathlib import Path
-
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -19,11 +16,9 @@ from pipelines.settings import Settings
 from pipelines.targeting.assets import build_targeting_assets
 from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
+from pipelines.transform.project import DBT_EXECUTABLE
 
 settings = Settings.load()
-# The dbt next to this interpreter, so runs work without the venv's bin/ on PATH.
-_venv_dbt = Path(sys.executable).with_name("dbt")
-DBT_EXECUTABLE = str(_venv_dbt) if _venv_dbt.exists() else "dbt"
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
 python_assets: list[dg.AssetsDefinition] = [*identity_assets, *quality_assets]
