@@ -88,20 +88,30 @@ class GeneratorConfig:
     """Transactions cover this many years ending at end_date."""
     chunk_size: int = 50_000
     """Persons per chunk; one set of files per chunk. Part of the output layout."""
-    workers: int = 1
-    """Processes generating chunks in parallel (speed only; output is identical)."""
+    workers: int = 0
+    """Processes generating chunks in parallel (speed only; output is identical).
+    0 = automatic: min(2, CPU count, number of chunks)."""
     n_products: int = 200
     n_stores: int = 40
     n_campaigns: int = 20
 
     # ---- identity: records per person and identifiers -------------------------------------
     system_set_weights: tuple[tuple[str, float], ...] = (
-        ("pos", 0.24), ("web", 0.17), ("app", 0.10), ("callcentre", 0.03),
-        ("pos+web", 0.13), ("pos+app", 0.10), ("web+app", 0.07),
-        ("pos+callcentre", 0.03), ("web+callcentre", 0.02), ("app+callcentre", 0.01),
-        ("pos+web+app", 0.06), ("pos+web+callcentre", 0.02), ("pos+app+callcentre", 0.01),
+        ("pos", 0.24),
+        ("web", 0.17),
+        ("app", 0.10),
+        ("callcentre", 0.03),
+        ("pos+web", 0.13),
+        ("pos+app", 0.10),
+        ("web+app", 0.07),
+        ("pos+callcentre", 0.03),
+        ("web+callcentre", 0.02),
+        ("app+callcentre", 0.01),
+        ("pos+web+app", 0.06),
+        ("pos+web+callcentre", 0.02),
+        ("pos+app+callcentre", 0.01),
         ("web+app+callcentre", 0.01),
-    )  # fmt: skip
+    )
     """Which systems know a person (1-3 records per person)."""
     email_presence: tuple[float, float, float, float] = (0.55, 0.99, 0.85, 0.35)
     phone_presence: tuple[float, float, float, float] = (0.93, 0.60, 0.80, 1.0)
@@ -119,10 +129,12 @@ class GeneratorConfig:
     malformed_phone_rate: float = 0.005
     household_share: float = 0.001
     """Share of persons whose record carries another household member's phone (trap)."""
-    persons_per_generic_email: int = 20_000
-    """One generic address (info@company.co.kr...) per this many persons (at least 3)."""
+    persons_per_generic_email: int = 2_000
+    """One generic address (info@company.co.kr...) per this many persons (at least 1 per
+    chunk of >= 200 persons)."""
     generic_email_users: tuple[int, int] = (8, 25)
-    """Different persons sharing one generic address (over-merge trap)."""
+    """Different persons sharing one generic address (over-merge trap; always >= the low
+    bound, so a max-records-per-identifier guard below it blocks every generic address)."""
     referral_share: float = 0.08
     customer_update_share: float = 0.12
     """Share of records with a later snapshot in an update file (move, new e-mail, consent)."""
@@ -151,8 +163,19 @@ class GeneratorConfig:
     empty_currency_systems: tuple[str, ...] = ("callcentre",)
     """Systems that leave the optional currency column empty (= configured currency)."""
     month_factors: tuple[float, ...] = (
-        0.85, 0.80, 0.90, 0.95, 1.05, 0.90, 0.95, 0.95, 1.00, 1.00, 1.35, 1.50,
-    )  # fmt: skip
+        0.85,
+        0.80,
+        0.90,
+        0.95,
+        1.05,
+        0.90,
+        0.95,
+        0.95,
+        1.00,
+        1.00,
+        1.35,
+        1.50,
+    )
     weekday_factors: tuple[float, ...] = (0.85, 0.88, 0.90, 0.95, 1.05, 1.35, 1.20)
 
     # ---- campaigns and contacts -------------------------------------------------------------
@@ -186,6 +209,13 @@ class GeneratorConfig:
                 raise ValueError(f"unknown generator setting {key!r}")
             values[key] = _coerce(getattr(cls(), key), value)
         return cls(**values)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> GeneratorConfig:
+        """Rebuild from :meth:`to_dict` output (e.g. ``summary.json`` ``parameters``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        default = cls()
+        return cls(**{k: _coerce(getattr(default, k), v) for k, v in values.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)

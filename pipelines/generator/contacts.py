@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .orders import KIND_CAMPAIGN, KIND_HOLDOUT, Orders, choose_order_system, order_seconds, pick_store
+from .orders import (
+    KIND_CAMPAIGN,
+    KIND_HOLDOUT,
+    Orders,
+    choose_order_system,
+    order_seconds,
+    pick_store,
+)
 from .people import Persons, Records
 from .world import DAY, World
 
@@ -26,12 +33,15 @@ INBOUND_OUTCOMES = ("resolved", "escalated", "pending")
 INBOUND_OUTCOME_W = np.array([0.80, 0.12, 0.08])
 # (outcomes, weights for non-responders, weights for responders) per channel
 OUTCOMES: dict[str, tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]] = {
-    "email": (("delivered", "opened", "clicked", "bounced", "unsubscribed"),
-              (0.55, 0.30, 0.115, 0.03, 0.005), (0.15, 0.35, 0.50, 0.0, 0.0)),
+    "email": (
+        ("delivered", "opened", "clicked", "bounced", "unsubscribed"),
+        (0.55, 0.30, 0.115, 0.03, 0.005),
+        (0.15, 0.35, 0.50, 0.0, 0.0),
+    ),
     "sms": (("delivered", "bounced", "unsubscribed"), (0.96, 0.035, 0.005), (1.0, 0.0, 0.0)),
     "push": (("delivered", "opened", "bounced"), (0.70, 0.25, 0.05), (0.40, 0.60, 0.0)),
     "direct_mail": (("sent", "bounced"), (0.98, 0.02), (1.0, 0.0)),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -90,6 +100,8 @@ def campaigns(
     srt = np.sort(keys)
     sorted_day = srt & ((1 << 32) - 1)
     starts = np.searchsorted(srt, np.arange(n, dtype=np.int64) * (1 << 32), side="left")
+    has_email = np.array([e is not None for e in records.email], dtype=bool)
+    has_phone = np.array([e is not None for e in records.phone], dtype=bool)
     c_parts: list[dict] = []
     o_parts: list[Orders] = []
     a_parts: list[Audience] = []
@@ -107,9 +119,9 @@ def campaigns(
             rr = np.where(ok, r, 0)
             ok &= records.signup_sec[rr] <= send0
             if chan == "email":
-                ok &= records.email[rr] != None  # noqa: E711
+                ok &= has_email[rr]
             elif chan == "sms":
-                ok &= records.phone[rr] != None  # noqa: E711
+                ok &= has_phone[rr]
             elif chan == "direct_mail":
                 ok &= records.has_address[rr]
             if ccol >= 0:
@@ -117,7 +129,7 @@ def campaigns(
             take = ok & (rec < 0)
             rec[take] = r[take]
         count, pos = _natural_stats(natural, n, s, srt, starts)
-        last = np.where(count > 0, sorted_day[np.maximum(pos - 1, 0)], -10**6)
+        last = np.where(count > 0, sorted_day[np.maximum(pos - 1, 0)], -(10**6))
         ctype = cp.ctype[ci]
         if ctype == "retention":
             ok_type = (count >= 3) & (last >= s - 90)
@@ -148,16 +160,32 @@ def campaigns(
         outcome = np.array(names, dtype=object)[oi]
         if chan == "email":
             bad = records.email_key[rec[aud]] == None  # noqa: E711  malformed/generic
-            outcome = np.where(bad & (records.generic_email[rec[aud]] == False) & ~resp,  # noqa: E712
-                               "bounced", outcome)  # fmt: skip
+            outcome = np.where(
+                bad & (records.generic_email[rec[aud]] == False) & ~resp,  # noqa: E712
+                "bounced",
+                outcome,
+            )
         c_parts.append(
-            dict(person=aud[con], record=rec[aud[con]], sec=sec[con], channel=chan,
-                 ctype="campaign", campaign=ci, outcome=outcome[con], cost=int(cp.cost[ci]))
-        )  # fmt: skip
+            dict(
+                person=aud[con],
+                record=rec[aud[con]],
+                sec=sec[con],
+                channel=chan,
+                ctype="campaign",
+                campaign=ci,
+                outcome=outcome[con],
+                cost=int(cp.cost[ci]),
+            )
+        )
         unsub = con & (outcome == "unsubscribed")
         if unsub.any() and ccol >= 0:
-            u_parts.append(Unsubscribe(rec[aud[unsub]], np.full(int(unsub.sum()), ccol),
-                                       sec[unsub] + rng.integers(600, 2 * DAY, int(unsub.sum()))))  # fmt: skip
+            u_parts.append(
+                Unsubscribe(
+                    rec[aud[unsub]],
+                    np.full(int(unsub.sum()), ccol),
+                    sec[unsub] + rng.integers(600, 2 * DAY, int(unsub.sum())),
+                )
+            )
         # response orders (contacted: carry campaign_id; holdout: ordinary purchase)
         rp = aud[resp]
         rsec = sec[resp] + rng.integers(1800, cfg.attribution_days * DAY - 3600, len(rp))
@@ -177,11 +205,18 @@ def campaigns(
         )
     contacts = _contacts_from_parts(c_parts)
     orders = Orders.concat(o_parts) if o_parts else _empty_orders()
-    audience = Audience(*(np.concatenate([getattr(a, f) for a in a_parts]) if a_parts
-                          else np.array([], np.int64) for f in ("campaign", "person", "sec",
-                                                                 "contacted")))  # fmt: skip
-    unsub = Unsubscribe(*(np.concatenate([getattr(u, f) for u in u_parts]) if u_parts
-                          else np.array([], np.int64) for f in ("record", "consent_col", "sec")))  # fmt: skip
+    audience = Audience(
+        *(
+            np.concatenate([getattr(a, f) for a in a_parts]) if a_parts else np.array([], np.int64)
+            for f in ("campaign", "person", "sec", "contacted")
+        )
+    )
+    unsub = Unsubscribe(
+        *(
+            np.concatenate([getattr(u, f) for u in u_parts]) if u_parts else np.array([], np.int64)
+            for f in ("record", "consent_col", "sec")
+        )
+    )
     return contacts, orders, audience, unsub
 
 
@@ -237,8 +272,15 @@ def inbound(
         cnt = np.bincount(orders.person[o_srt], minlength=n)
         st = np.concatenate([[0], np.cumsum(cnt)[:-1]])
         has = cnt[person] > 0
-        pick = o_srt[np.minimum(st[person] + (rng.random(m) * cnt[person]).astype(np.int64),
-                                len(o_srt) - 1)] if len(o_srt) else np.zeros(m, np.int64)  # fmt: skip
+        pick = (
+            o_srt[
+                np.minimum(
+                    st[person] + (rng.random(m) * cnt[person]).astype(np.int64), len(o_srt) - 1
+                )
+            ]
+            if len(o_srt)
+            else np.zeros(m, np.int64)
+        )
         near = has & (rng.random(m) < 0.7)
         sec = np.where(near, orders.sec[pick] + rng.integers(600, 10 * DAY, m), sec)
     sec = np.minimum(sec, end_sec)

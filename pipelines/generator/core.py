@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import multiprocessing as mp
+import os
+import pickle
+import shutil
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from .world import World, build_world
 from .writers import write_frame
 
 GENERATOR_VERSION = "1"
+DEFAULT_END_DATE = dt.date(2026, 11, 21)
+"""Used when no end_date is given (never "today": output must not depend on the clock)."""
 ENTITIES = ("customers", "transactions", "contacts", "campaigns", "products")
 
 
@@ -63,7 +68,10 @@ def read_manifest(settings: Any) -> list[str]:
 def write_manifest(settings: Any, files: list[str]) -> None:
     path = manifest_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"note": "files written by the generator (relative to landing/)", "files": sorted(set(files))}
+    body = {
+        "note": "files written by the generator (relative to landing/)",
+        "files": sorted(set(files)),
+    }
     path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
 
 
@@ -83,8 +91,9 @@ def remove_previous(settings: Any) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False) + "\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        json.dumps(data, indent=1, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 def generate(
@@ -105,7 +114,7 @@ def generate(
         raise ValueError("customers must be >= 1")
     config = config or GeneratorConfig.from_settings(settings)
     if end_date is None:
-        end_date = dt.date(2026, 11, 21)
+        end_date = DEFAULT_END_DATE
     landing = Path(settings.landing_dir)
     truth = Path(settings.truth_dir)
     remove_previous(settings)
@@ -120,13 +129,20 @@ def generate(
 
     n_chunks = math.ceil(customers / config.chunk_size)
     tasks = [
-        ChunkTask(seed=seed, end_date=end_date, config=config, chunk=c,
-                  n=min(config.chunk_size, customers - c * config.chunk_size),
-                  g0=c * config.chunk_size, landing_dir=landing, offset_sec=offset,
-                  currency=currency)
+        ChunkTask(
+            seed=seed,
+            end_date=end_date,
+            config=config,
+            chunk=c,
+            n=min(config.chunk_size, customers - c * config.chunk_size),
+            g0=c * config.chunk_size,
+            landing_dir=landing,
+            offset_sec=offset,
+            currency=currency,
+        )
         for c in range(n_chunks)
-    ]  # fmt: skip
-    results = run_tasks(tasks, config.workers)
+    ]
+    results = run_tasks(tasks, config.workers, truth / "_work")
     written += [f"{f.entity}/{f.name}" for r in results for f in r.files]
     write_manifest(settings, written)
     summary = write_truth(settings, world, results, customers, seed, end_date, config)
@@ -148,12 +164,48 @@ def generate(
     )
 
 
-def run_tasks(tasks: list[ChunkTask], workers: int) -> list[ChunkResult]:
+def run_tasks(tasks: list[ChunkTask], workers: int, scratch: Path) -> list[ChunkResult]:
+    """Run chunks in this process, or in ``workers`` subprocesses (chunk i -> worker i % k)."""
+    if workers <= 0:
+        workers = min(2, os.cpu_count() or 1, len(tasks))
     if workers <= 1 or len(tasks) <= 1:
         return [run_chunk(t) for t in tasks]
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as ex:
-        return list(ex.map(run_chunk, tasks))
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # one polars thread pool per worker, sized so the workers do not oversubscribe the CPUs
+    env.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    procs = []
+    try:
+        for k in range(workers):
+            task_file = scratch / f"tasks_{k}.pkl"
+            task_file.write_bytes(pickle.dumps(tasks[k::workers]))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "pipelines.generator.worker", str(task_file)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        errors = []
+        for p in procs:
+            _, err = p.communicate()
+            if p.returncode != 0:
+                errors.append(err.decode("utf-8", "replace")[-4000:])
+        if errors:
+            raise RuntimeError("generator worker failed:\n" + "\n".join(errors))
+        results = []
+        for t in tasks:
+            path = scratch / f"chunk_{t.chunk:06d}.pkl"
+            results.append(pickle.loads(path.read_bytes()))
+        return results
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_reference_files(world: World, landing: Path) -> list[str]:
@@ -167,8 +219,10 @@ def write_reference_files(world: World, landing: Path) -> list[str]:
             "brand": list(cat.brand),
             "unit_cost": cat.cost.astype(np.int64),
         },
-        schema_overrides={k: pl.String for k in ("product_id", "name", "category", "department", "brand")},
-    ).sort("product_id")  # fmt: skip
+        schema_overrides={
+            k: pl.String for k in ("product_id", "name", "category", "department", "brand")
+        },
+    ).sort("product_id")
     write_frame(products, landing / "products" / "products.csv", "csv")
     campaigns = pl.DataFrame(
         {
@@ -180,41 +234,13 @@ def write_reference_files(world: World, landing: Path) -> list[str]:
             "end_date": [d.isoformat() for d in cp.end_date],
             "cost_per_contact": cp.cost.astype(np.int64),
         },
-        schema_overrides={k: pl.String for k in ("campaign_id", "name", "campaign_type",
-                          "channel", "start_date", "end_date")},
-    )  # fmt: skip
+        schema_overrides={
+            k: pl.String
+            for k in ("campaign_id", "name", "campaign_type", "channel", "start_date", "end_date")
+        },
+    )
     write_frame(campaigns, landing / "campaigns" / "campaigns.csv", "csv")
     return ["products/products.csv", "campaigns/campaigns.csv"]
-
-
-def shared_identifier_stats(identity: pl.DataFrame) -> dict[str, Any]:
-    """Records of multi-record persons sharing no normalised strong identifier with a sibling."""
-    multi = identity.filter(pl.len().over("person_id") > 1)
-    long = pl.concat(
-        [
-            multi.select("person_id", "source_system", "source_customer_id",
-                         pl.lit(t).alias("t"), pl.col(c).alias("key"))
-            for t, c in (("email", "email_key"), ("phone", "phone_key"), ("loyalty", "loyalty_key"))
-        ]
-    ).drop_nulls("key")  # fmt: skip
-    shared = (
-        long.with_columns(pl.len().over(["person_id", "t", "key"]).alias("k"))
-        .filter(pl.col("k") > 1)
-        .select("source_system", "source_customer_id")
-        .unique()
-    )
-    n_multi = multi.height
-    n_shared = shared.height
-    return {
-        "records_of_multi_record_persons": n_multi,
-        "records_without_shared_identifier": n_multi - n_shared,
-        "share_without_shared_identifier": round((n_multi - n_shared) / n_multi, 6) if n_multi else 0.0,
-    }  # fmt: skip
-
-
-def true_pairs(identity: pl.DataFrame) -> int:
-    sizes = identity.group_by("person_id").len()["len"].to_numpy().astype(np.int64)
-    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def write_truth(
@@ -227,16 +253,19 @@ def write_truth(
     config: GeneratorConfig,
 ) -> dict[str, Any]:
     truth = Path(settings.truth_dir)
-    identity = pl.concat([r.identity for r in results]).sort(["source_system", "source_customer_id"])
+    # chunk order (then system, then person): stable without a global string sort
+    identity = pl.concat([r.identity for r in results])
     write_frame(identity, truth / "identity.parquet", "parquet")
-    persons = pl.concat([r.persons for r in results]).sort("person_id")
+    persons = pl.concat([r.persons for r in results])  # person_id order
     write_frame(persons, truth / "persons.parquet", "parquet")
     dirty = dirty_frame([d for r in results for d in r.dirty])
     write_frame(dirty, truth / "dirty_rows.parquet", "parquet")
 
     cp = world.campaigns
-    agg = {k: np.sum([r.campaign[k] for r in results], axis=0).astype(np.int64)
-           for k in results[0].campaign}  # fmt: skip
+    agg = {
+        k: np.sum([r.campaign[k] for r in results], axis=0).astype(np.int64)
+        for k in results[0].campaign
+    }
     camp_list = []
     for i, cid in enumerate(cp.campaign_id):
         c, h = int(agg["contacted"][i]), int(agg["holdout"][i])
@@ -274,7 +303,8 @@ def write_truth(
             "order (positive amount, any source system) in (contact time, contact time + "
             "attribution_days]; holdout uses the campaign's notional send time. Contacted "
             "responders' planted orders carry campaign_id; natural purchases in the window also "
-            "count for both groups."
+            "count for both groups, so observed_uplift ~ planted_uplift x (1 - natural purchase "
+            "rate in the window), up to sampling noise."
         ),
         "campaigns": camp_list,
     }
@@ -295,11 +325,18 @@ def write_truth(
         fl = files_by_entity[e]
         rows = sum(f.rows for f in fl)
         d = sum(f.dirty for f in fl)
-        counts[e] = {"files": len(fl), "rows": rows, "dirty_rows": d, "clean_rows": rows - d,
-                     "files_by_format": _by_format(fl)}  # fmt: skip
-    counts["customers"].update(records=tot("records"), update_rows=tot("customer_update_rows"),
-                               records_by_system=dict(zip(SYSTEMS, tot_list("records_by_system"),
-                                                          strict=True)))  # fmt: skip
+        counts[e] = {
+            "files": len(fl),
+            "rows": rows,
+            "dirty_rows": d,
+            "clean_rows": rows - d,
+            "files_by_format": _by_format(fl),
+        }
+    counts["customers"].update(
+        records=tot("records"),
+        update_rows=tot("customer_update_rows"),
+        records_by_system=dict(zip(SYSTEMS, tot_list("records_by_system"), strict=True)),
+    )
     counts["transactions"].update(
         orders=tot("orders"),
         lines_by_system=dict(zip(SYSTEMS, tot_list("lines_by_system"), strict=True)),
@@ -309,10 +346,20 @@ def write_truth(
         lines_with_unit_cost=tot("margin_known_lines"),
     )
     counts["contacts"].update(outbound=tot("contacts_outbound"), inbound=tot("contacts_inbound"))
-    counts["products"] = {"files": 1, "rows": len(world.catalog.product_id), "dirty_rows": 0,
-                          "clean_rows": len(world.catalog.product_id), "files_by_format": {"csv": 1}}  # fmt: skip
-    counts["campaigns"] = {"files": 1, "rows": len(cp.campaign_id), "dirty_rows": 0,
-                           "clean_rows": len(cp.campaign_id), "files_by_format": {"csv": 1}}  # fmt: skip
+    counts["products"] = {
+        "files": 1,
+        "rows": len(world.catalog.product_id),
+        "dirty_rows": 0,
+        "clean_rows": len(world.catalog.product_id),
+        "files_by_format": {"csv": 1},
+    }
+    counts["campaigns"] = {
+        "files": 1,
+        "rows": len(cp.campaign_id),
+        "dirty_rows": 0,
+        "clean_rows": len(cp.campaign_id),
+        "files_by_format": {"csv": 1},
+    }
     n_multi = int(persons.filter(pl.col("n_records") > 1).height)
     rec_hist = persons.group_by("n_records").len().sort("n_records")
     summary = {
@@ -340,8 +387,14 @@ def write_truth(
             "records": tot("records"),
             "persons_with_multiple_records": n_multi,
             "records_per_person": {str(k): int(v) for k, v in rec_hist.iter_rows()},
-            "true_pairs": true_pairs(identity),
-            **shared_identifier_stats(identity),
+            "true_pairs": tot("true_pairs"),
+            "records_of_multi_record_persons": tot("records_of_multi_record_persons"),
+            "records_without_shared_identifier": tot("records_without_shared_identifier"),
+            "share_without_shared_identifier": round(
+                tot("records_without_shared_identifier")
+                / max(1, tot("records_of_multi_record_persons")),
+                6,
+            ),
             "unlinkable_planted": int(identity["unlinkable"].sum()),
             "name_typos": int(identity["name_typo"].sum()),
             "malformed_emails": int(identity["malformed_email"].sum()),
@@ -352,10 +405,12 @@ def write_truth(
             "households": int(persons["household_id"].drop_nulls().n_unique()),
         },
         "dirty_rows": {
-            e: {k: int(dirty.filter((pl.col("entity") == e) & (pl.col("kind") == k)).height)
-                for k in DIRTY_KINDS[e]}
+            e: {
+                k: int(dirty.filter((pl.col("entity") == e) & (pl.col("kind") == k)).height)
+                for k in DIRTY_KINDS[e]
+            }
             for e in DIRTY_KINDS
-        },  # fmt: skip
+        },
         "parameters": _jsonable(config.to_dict()),
         "truth_files": {
             "identity.parquet": "source_system, source_customer_id, person_id + noise flags and "

@@ -8,6 +8,9 @@ except ``duplicate_row``: an exact copy placed on the line right after its origi
 from __future__ import annotations
 
 import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -22,12 +25,25 @@ KEY_COLUMN = {
 }
 TIME_COLUMN = {"transactions": "occurred_at", "customers": "updated_at", "contacts": "occurred_at"}
 REQUIRED = {
-    "transactions": ("transaction_id", "occurred_at", "product_id", "amount", "quantity",
-                     "channel", "source_system"),
+    "transactions": (
+        "transaction_id",
+        "occurred_at",
+        "product_id",
+        "amount",
+        "quantity",
+        "channel",
+        "source_system",
+    ),
     "customers": ("source_customer_id", "updated_at", "source_system"),
     "contacts": ("contact_id", "source_customer_id", "occurred_at", "channel", "direction"),
-}  # fmt: skip
-GARBAGE_DATES = ("not a date", "2025/13/45 25:61", "??", "yesterday", "31.12.x", "0000-00-00 00:00:00")
+}
+GARBAGE_DATES = (
+    "not a date",
+    "2025/13/45 25:61",
+    "??",
+    "yesterday",
+    "31.12.x",
+)
 NON_NUMERIC = ("N/A", "abc", "#VALUE!", "12o00", "₩15,000")
 BAD_CHANNELS = ("fax", "tv_shopping", "pigeon", "telepathy")
 BAD_DIRECTIONS = ("sideways", "both", "unknown")
@@ -44,10 +60,10 @@ def plant(
     offset_sec: int,
     end_date: dt.date,
     years: tuple[int, int],
-) -> tuple[pl.DataFrame, list[dict]]:
-    """Insert ``n`` dirty rows into a text frame; return the frame and one dict per row."""
+) -> tuple[Planted, list[dict]]:
+    """Plan ``n`` dirty rows for a frame; return the planted batch and one dict per row."""
     if n <= 0 or df.height == 0:
-        return df, []
+        return Planted(df, []), []
     kinds_all = DIRTY_KINDS[entity]
     key_col = KEY_COLUMN[entity]
     tcol = TIME_COLUMN[entity]
@@ -82,8 +98,14 @@ def plant(
                 column = tcol
             elif kind == "future_date":
                 d = end_date + dt.timedelta(days=int(rng.integers(60, 700)))
-                local = dt.datetime(d.year, d.month, d.day, int(rng.integers(9, 21)),
-                                    int(rng.integers(60)), int(rng.integers(60)))  # fmt: skip
+                local = dt.datetime(
+                    d.year,
+                    d.month,
+                    d.day,
+                    int(rng.integers(9, 21)),
+                    int(rng.integers(60)),
+                    int(rng.integers(60)),
+                )
                 column, value = tcol, ts_scalar(local, style, offset_sec)
             elif kind == "unknown_channel":
                 column, value = "channel", BAD_CHANNELS[int(rng.integers(len(BAD_CHANNELS)))]
@@ -115,21 +137,62 @@ def plant(
                 "value": value,
             }
         )
-    base = df.with_columns(
-        (pl.int_range(0, df.height, dtype=pl.Int64) * 2).alias("__k"),
-        pl.lit(0, pl.Int64).alias("__s"),
-    )
-    extra = pl.DataFrame(new_rows, schema=df.schema).with_columns(
-        pl.Series("__k", [2 * p + 1 for p in after], dtype=pl.Int64),
-        pl.Series("__s", list(range(1, len(after) + 1)), dtype=pl.Int64),
-    )
-    out = pl.concat([base, extra]).sort(["__k", "__s"])
-    line_of = (
-        out.with_row_index("__line", offset=1)
-        .filter(pl.col("__s") > 0)
-        .sort("__s")["__line"]
-        .to_list()
-    )
-    for t, line in zip(truth, line_of, strict=True):
-        t["line_number"] = int(line)
-    return out.drop(["__k", "__s"]), truth
+    return _insert(df, new_rows, after, truth)
+
+
+@dataclass
+class Planted:
+    """A clean frame plus text rows to splice in after given 0-based positions."""
+
+    frame: pl.DataFrame
+    inserts: list[tuple[int, dict]]  # (after position, row with text values), in file order
+
+    @property
+    def height(self) -> int:
+        return self.frame.height + len(self.inserts)
+
+    def write_csv(self, path: Path) -> None:
+        """Same bytes as writing the merged frame as text, without casting whole columns:
+        the clean frame is written once and the dirty lines are spliced in (no field holds
+        a newline, so line ends are row ends)."""
+        df = self.frame
+        buf = io.BytesIO()
+        df.write_csv(buf, include_header=True)
+        data = buf.getvalue()
+        if self.inserts:
+            text = pl.DataFrame(
+                [r for _, r in self.inserts], schema={c: pl.String for c in df.columns}
+            )
+            tbuf = io.BytesIO()
+            text.write_csv(tbuf, include_header=False)
+            extra = tbuf.getvalue().splitlines(keepends=True)
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+            if len(ends) != df.height + 1 or len(extra) != len(self.inserts):
+                raise ValueError(f"{path.name}: a field contains a line break")
+            pieces, prev = [], 0
+            for (pos, _), line in zip(self.inserts, extra, strict=True):
+                cut = int(ends[pos + 1])
+                pieces.append(data[prev:cut])
+                pieces.append(line)
+                prev = cut
+            pieces.append(data[prev:])
+            data = b"".join(pieces)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+
+def _text(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
+def _insert(
+    df: pl.DataFrame, new_rows: list[dict], after: list[int], truth: list[dict]
+) -> tuple[Planted, list[dict]]:
+    """Order the inserted rows (stable by position) and fill their 1-based line numbers."""
+    order = sorted(range(len(after)), key=lambda i: (after[i], i))
+    inserts = []
+    for k, i in enumerate(order):
+        truth[i]["line_number"] = after[i] + k + 2
+        inserts.append((after[i], {c: _text(new_rows[i].get(c)) for c in df.columns}))
+    return Planted(df, inserts), truth

@@ -29,8 +29,12 @@ class Orders:
 
     @staticmethod
     def concat(parts: list[Orders]) -> Orders:
-        return Orders(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                        ("person", "sys", "sec", "kind", "campaign", "store")))  # fmt: skip
+        return Orders(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("person", "sys", "sec", "kind", "campaign", "store")
+            )
+        )
 
 
 @dataclass
@@ -51,7 +55,9 @@ class Lifetimes:
     dropout_day: np.ndarray  # calendar day of the last purchase before dropping out, -1 if alive
 
 
-def natural_orders(world: World, persons: Persons, rng: np.random.Generator) -> tuple[Orders, Lifetimes]:
+def natural_orders(
+    world: World, persons: Persons, rng: np.random.Generator
+) -> tuple[Orders, Lifetimes]:
     cal = world.cal
     n = persons.n
     buyers = ~persons.never_buyer
@@ -90,8 +96,9 @@ def natural_orders(world: World, persons: Persons, rng: np.random.Generator) -> 
         campaign=np.full(len(person), -1, np.int64),
         store=pick_store(world, rng, persons, person, sys),
     )
-    return orders, Lifetimes(n_natural=np.bincount(person, minlength=n), alive=alive,
-                             dropout_day=dropout_day)  # fmt: skip
+    return orders, Lifetimes(
+        n_natural=np.bincount(person, minlength=n), alive=alive, dropout_day=dropout_day
+    )
 
 
 def choose_order_system(
@@ -105,7 +112,9 @@ def choose_order_system(
     return sys
 
 
-def order_seconds(world: World, rng: np.random.Generator, day: np.ndarray, sys: np.ndarray) -> np.ndarray:
+def order_seconds(
+    world: World, rng: np.random.Generator, day: np.ndarray, sys: np.ndarray
+) -> np.ndarray:
     tod = world.cal.sample_time_of_day(rng, sys.astype(np.int64))
     return world.cal.start_epoch + day.astype(np.int64) * DAY + tod
 
@@ -216,7 +225,9 @@ def make_returns(
     return ret_orders, ret_lines
 
 
-def anonymous_orders(world: World, rng: np.random.Generator, n_orders: int) -> tuple[Orders, np.ndarray]:
+def anonymous_orders(
+    world: World, rng: np.random.Generator, n_orders: int
+) -> tuple[Orders, np.ndarray]:
     """Walk-in store sales without a customer; returns orders and a per-order tier."""
     cal, cfg = world.cal, world.config
     g = cfg.acquisition_growth

@@ -117,42 +117,140 @@ PLACES: tuple[tuple[str, str, str, int, int, float], ...] = (
 
 # department -> (popularity weight, {category: (median price KRW, typical max quantity, nouns)})
 DEPARTMENTS: tuple[tuple[str, float, tuple[tuple[str, int, int, tuple[str, ...]], ...]], ...] = (
-    ("Fashion", 1.3, (
-        ("Women's Apparel", 59000, 2, ("Knit Cardigan", "Wool Coat", "Linen Blouse", "Pleated Skirt")),
-        ("Men's Apparel", 65000, 2, ("Oxford Shirt", "Chino Pants", "Padded Jacket", "Hoodie")),
-        ("Shoes", 89000, 1, ("Running Shoes", "Leather Loafers", "Canvas Sneakers", "Ankle Boots")),
-        ("Bags & Accessories", 120000, 1, ("Tote Bag", "Leather Wallet", "Silk Scarf", "Backpack")),
-    )),
-    ("Beauty", 1.2, (
-        ("Skincare", 35000, 3, ("Essence Toner", "Sheet Mask Set", "Sun Cream", "Cica Cream")),
-        ("Makeup", 25000, 3, ("Cushion Foundation", "Lip Tint", "Eye Palette", "Brow Pencil")),
-        ("Fragrance", 85000, 1, ("Eau de Parfum", "Body Mist", "Hand Cream Set", "Diffuser")),
-    )),
-    ("Food", 1.6, (
-        ("Fresh Food", 15000, 4, ("Hanwoo Beef Set", "Jeju Tangerines", "Kimchi 5kg", "Abalone Pack")),
-        ("Snacks & Beverages", 8000, 5, ("Barley Tea", "Rice Crackers", "Cold Brew Coffee", "Honey Citron Tea")),
-        ("Health Supplements", 45000, 2, ("Red Ginseng Extract", "Probiotics", "Omega-3", "Vitamin C")),
-    )),
-    ("Home & Living", 0.9, (
-        ("Kitchen", 35000, 2, ("Stone Pot", "Knife Set", "Rice Cooker Liner", "Glass Containers")),
-        ("Bedding", 89000, 1, ("Duvet Cover", "Memory Pillow", "Cooling Mat", "Cotton Blanket")),
-        ("Furniture & Decor", 250000, 1, ("Low Table", "Floor Lamp", "Bookshelf", "Wall Clock")),
-    )),
-    ("Electronics", 0.6, (
-        ("Mobile & Accessories", 29000, 2, ("Fast Charger", "Phone Case", "Wireless Earbuds", "Power Bank")),
-        ("Home Appliances", 390000, 1, ("Air Purifier", "Robot Vacuum", "Kimchi Fridge", "Dehumidifier")),
-        ("Computers", 990000, 1, ("Laptop 14", "Tablet 11", "Monitor 27", "Mechanical Keyboard")),
-    )),
-    ("Sports & Outdoor", 0.7, (
-        ("Outdoor Gear", 150000, 1, ("Hiking Jacket", "Camping Chair", "Tent 4P", "Trekking Poles")),
-        ("Fitness", 45000, 2, ("Yoga Mat", "Dumbbell Set", "Running Tights", "Foam Roller")),
-        ("Golf", 250000, 1, ("Golf Balls 12", "Driver", "Golf Gloves", "Caddie Bag")),
-    )),
-    ("Kids", 0.7, (
-        ("Toys", 39000, 2, ("Block Set", "Plush Toy", "Puzzle 500", "RC Car")),
-        ("Baby Care", 29000, 3, ("Diapers Pack", "Baby Wipes", "Baby Lotion", "Feeding Bottle")),
-    )),
-)  # fmt: skip
+    (
+        "Fashion",
+        1.3,
+        (
+            (
+                "Women's Apparel",
+                59000,
+                2,
+                ("Knit Cardigan", "Wool Coat", "Linen Blouse", "Pleated Skirt"),
+            ),
+            ("Men's Apparel", 65000, 2, ("Oxford Shirt", "Chino Pants", "Padded Jacket", "Hoodie")),
+            (
+                "Shoes",
+                89000,
+                1,
+                ("Running Shoes", "Leather Loafers", "Canvas Sneakers", "Ankle Boots"),
+            ),
+            (
+                "Bags & Accessories",
+                120000,
+                1,
+                ("Tote Bag", "Leather Wallet", "Silk Scarf", "Backpack"),
+            ),
+        ),
+    ),
+    (
+        "Beauty",
+        1.2,
+        (
+            ("Skincare", 35000, 3, ("Essence Toner", "Sheet Mask Set", "Sun Cream", "Cica Cream")),
+            ("Makeup", 25000, 3, ("Cushion Foundation", "Lip Tint", "Eye Palette", "Brow Pencil")),
+            ("Fragrance", 85000, 1, ("Eau de Parfum", "Body Mist", "Hand Cream Set", "Diffuser")),
+        ),
+    ),
+    (
+        "Food",
+        1.6,
+        (
+            (
+                "Fresh Food",
+                15000,
+                4,
+                ("Hanwoo Beef Set", "Jeju Tangerines", "Kimchi 5kg", "Abalone Pack"),
+            ),
+            (
+                "Snacks & Beverages",
+                8000,
+                5,
+                ("Barley Tea", "Rice Crackers", "Cold Brew Coffee", "Honey Citron Tea"),
+            ),
+            (
+                "Health Supplements",
+                45000,
+                2,
+                ("Red Ginseng Extract", "Probiotics", "Omega-3", "Vitamin C"),
+            ),
+        ),
+    ),
+    (
+        "Home & Living",
+        0.9,
+        (
+            (
+                "Kitchen",
+                35000,
+                2,
+                ("Stone Pot", "Knife Set", "Rice Cooker Liner", "Glass Containers"),
+            ),
+            (
+                "Bedding",
+                89000,
+                1,
+                ("Duvet Cover", "Memory Pillow", "Cooling Mat", "Cotton Blanket"),
+            ),
+            (
+                "Furniture & Decor",
+                250000,
+                1,
+                ("Low Table", "Floor Lamp", "Bookshelf", "Wall Clock"),
+            ),
+        ),
+    ),
+    (
+        "Electronics",
+        0.6,
+        (
+            (
+                "Mobile & Accessories",
+                29000,
+                2,
+                ("Fast Charger", "Phone Case", "Wireless Earbuds", "Power Bank"),
+            ),
+            (
+                "Home Appliances",
+                390000,
+                1,
+                ("Air Purifier", "Robot Vacuum", "Kimchi Fridge", "Dehumidifier"),
+            ),
+            (
+                "Computers",
+                990000,
+                1,
+                ("Laptop 14", "Tablet 11", "Monitor 27", "Mechanical Keyboard"),
+            ),
+        ),
+    ),
+    (
+        "Sports & Outdoor",
+        0.7,
+        (
+            (
+                "Outdoor Gear",
+                150000,
+                1,
+                ("Hiking Jacket", "Camping Chair", "Tent 4P", "Trekking Poles"),
+            ),
+            ("Fitness", 45000, 2, ("Yoga Mat", "Dumbbell Set", "Running Tights", "Foam Roller")),
+            ("Golf", 250000, 1, ("Golf Balls 12", "Driver", "Golf Gloves", "Caddie Bag")),
+        ),
+    ),
+    (
+        "Kids",
+        0.7,
+        (
+            ("Toys", 39000, 2, ("Block Set", "Plush Toy", "Puzzle 500", "RC Car")),
+            (
+                "Baby Care",
+                29000,
+                3,
+                ("Diapers Pack", "Baby Wipes", "Baby Lotion", "Feeding Bottle"),
+            ),
+        ),
+    ),
+)
 
 BRANDS: dict[str, tuple[str, ...]] = {
     "Fashion": ("Hanbit", "Seoul Atelier", "Mirae Wear", "Bomnal"),

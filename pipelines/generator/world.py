@@ -23,8 +23,20 @@ CAMPAIGN_CHANNELS: dict[str, tuple[str, ...]] = {
     "crosssell": ("push", "email", "sms"),
     "winback": ("sms", "direct_mail", "email"),
 }
-SEASONS = ("Winter", "Winter", "Spring", "Spring", "Spring", "Summer", "Summer", "Summer",
-           "Autumn", "Autumn", "Autumn", "Winter")  # fmt: skip
+SEASONS = (
+    "Winter",
+    "Winter",
+    "Spring",
+    "Spring",
+    "Spring",
+    "Summer",
+    "Summer",
+    "Summer",
+    "Autumn",
+    "Autumn",
+    "Autumn",
+    "Winter",
+)
 
 # Hour-of-day weights per transaction channel (store, web, app, call_centre).
 HOUR_WEIGHTS = np.array(
@@ -71,7 +83,10 @@ class Calendar:
         probs = HOUR_WEIGHTS / HOUR_WEIGHTS.sum(axis=1, keepdims=True)
         cdf = np.cumsum(probs, axis=1)
         u = rng.random(channel.shape[0])
-        hour = (u[:, None] > cdf[channel]).sum(axis=1)
+        hour = np.empty(channel.shape[0], dtype=np.int64)
+        for c in range(cdf.shape[0]):
+            sel = channel == c
+            hour[sel] = np.searchsorted(cdf[c], u[sel], side="right")
         hour = np.minimum(hour, 23)
         return hour * 3600 + rng.integers(0, 3600, channel.shape[0])
 
@@ -220,7 +235,7 @@ def build_campaigns(seed: int, cal: Calendar, config: GeneratorConfig) -> Campai
     days = np.clip(days + rng.integers(-5, 6, n), 0, cal.n_days - config.attribution_days - 2)
     ids, names, types, chans, starts, ends = [], [], [], [], [], []
     base, uplift, share = [], [], []
-    offset = int(rng.integers(len(CAMPAIGN_TYPES)))
+    offset = 0  # newsletter first: no customer has lapsed yet when the history starts
     for i in range(n):
         ctype = CAMPAIGN_TYPES[(i + offset) % len(CAMPAIGN_TYPES)]
         chan = CAMPAIGN_CHANNELS[ctype][(i // len(CAMPAIGN_TYPES)) % 3]
