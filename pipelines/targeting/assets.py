@@ -4,10 +4,11 @@ import dagster as dg
 
 from pipelines.progress import report
 from pipelines.resources import CrmResource
-from pipelines.targeting.config import SOURCE_TABLES, load_targeting_config
+from pipelines.targeting.config import SOURCE_TABLES, TargetingConfigError, load_targeting_config
 from pipelines.targeting.lists import build_target_lists
 from pipelines.targeting.outbox import write_outbox
 from pipelines.targeting.results import build_campaign_results
+from pipelines.targeting.sources import MissingSourceError
 from pipelines.warehouse import work_db
 
 TARGET_LISTS_KEY = dg.AssetKey(["marts", "target_lists"])
@@ -62,9 +63,14 @@ def build_targeting_assets() -> list[dg.AssetsDefinition]:
     def target_lists(context: dg.AssetExecutionContext, crm: CrmResource):
         settings = crm.settings
         as_of = crm.as_of(context)
-        cfg = load_targeting_config(settings)
-        with work_db(settings) as con:
-            runs = build_target_lists(con, cfg, as_of)
+        try:
+            cfg = load_targeting_config(settings)
+            with work_db(settings) as con:
+                runs = build_target_lists(con, cfg, as_of)
+        except (TargetingConfigError, MissingSourceError, RuntimeError) as exc:
+            # a clear one-line reason in the run summary, not just "error in op"
+            report("targeting", f"FAILED: {exc}", context)
+            raise dg.Failure(description=f"target lists: {exc}") from exc
         for r in runs:
             report(
                 "targeting",

@@ -3,7 +3,7 @@
 Economics of one candidate i of list L (documented in docs/targeting.md):
 
 * ``s_i``  = the list's response score (``response_score``, default
-  ``customer_scores.p_alive``); null counts as the mean, negatives as 0.
+  ``customer_scores.expected_purchases_next_12m``); null counts as the mean, negatives as 0.
 * ``P_i``  = min(p_max, base_rate_L * s_i / mean(s over L's candidates that passed
   suppression)). Scores only redistribute the base rate between customers: the mean
   P(response) of the passed candidates equals the list's expected_response_rate

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.targeting.config import (
+    SOURCE_OWNERS,
     SOURCE_TABLES,
     STAGES,
     TargetingConfig,
@@ -23,9 +24,11 @@ from pipelines.targeting.config import (
 )
 from pipelines.targeting.economics import control_hash_sql, p_response_sql
 from pipelines.targeting.sources import (
+    MissingSourceError,
     contact_points_sql,
     require_tables,
     require_unique_keys,
+    table_exists,
 )
 from pipelines.targeting.suppression import (
     CONTACT_POINTS_TABLE,
@@ -323,8 +326,21 @@ def build_target_lists(
         ).fetchone()[0]:
             raise RuntimeError(f"targeting needs {needed} (core marts), not found")
     # Fail early and clearly: every list's sources, before any work.
+    needed_by: dict[str, list[str]] = {}
     for target in lists:
-        require_tables(con, sources_for(cfg, target), f"list {target.name!r}")
+        for source in sources_for(cfg, target):
+            needed_by.setdefault(source, []).append(target.name)
+    missing = [s for s in needed_by if not table_exists(con, SOURCE_TABLES[s])]
+    if missing:
+        raise MissingSourceError(
+            "target lists need tables that are not in the build database: "
+            + "; ".join(
+                f"{SOURCE_TABLES[s]} (built by {SOURCE_OWNERS.get(s, 'the core marts')}) "
+                f"for {', '.join(needed_by[s])}"
+                for s in missing
+            )
+            + f". Build those steps first, or disable/adjust the lists in {cfg.lists_file}."
+        )
     require_unique_keys(con, sorted({s for t in lists for s in sources_for(cfg, t)}))
 
     cp_sql, _ = contact_points_sql(con, cfg)
