@@ -28,6 +28,7 @@ import numpy as np
 
 from pipelines.identity.config import IdentityConfig
 
+
 def _input_sql() -> str:
     from pipelines.identity.resolve import LATEST_CUSTOMERS_SQL
 
