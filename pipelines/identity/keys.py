@@ -9,7 +9,7 @@ State lives in the build database, schema ``identity``:
 Rules, given this run's clusters (connected components) and the previous state:
 
 * every previous key has a *home*: the cluster holding most of its records (ties: the
-  cluster with the record that sorts first);
+  cluster with the smallest record ``rec_order``, a hash of the record's id);
 * a cluster that is home to previous keys takes the oldest of them (keys are assigned in
   increasing order, so the smallest is the oldest); the others are merged into it
   (history ``merge``);
