@@ -234,101 +234,100 @@ def _leading_zero_possible(md) -> bool:
     return bool(getattr(md, "leading_zero_possible", False))
 
 
-def phone_sql(column: str) -> dict[str, str]:
-    """SQL columns: has_text, has_letters, canonical, national (fast path), type."""
-    text = f"nullif(trim({column}), '')"
-    canonical = f"regexp_replace({text}, {sql_literal(PHONE_SEPARATORS)}, '', 'g')"
-    return {
-        "text": text,
-        "has_letters": f"regexp_matches({text}, '\\pL')",
-        "canonical": canonical,
-    }
-
-
+PENDING = "pending"  # internal: the SQL fast path did not settle the phone
 MOBILE_TYPES_SQL = "('mobile', 'fixed_line_or_mobile')"
 
 
-def normalise_phones_table(
-    con: duckdb.DuckDBPyConnection, source: str, column: str, key: str, cfg: IdentityConfig
-) -> str:
-    """Normalise ``source.column`` into a temp table ``_id_phone`` (key, e164, status, mobile).
-
-    ``source`` is a table with a unique ``key`` column. Returns the table name.
-    """
-    fast = PhoneFastPath(cfg.default_country)
-    cols = phone_sql(column)
-    con.execute(
-        f"""
-        create or replace temp table _id_phone_stage as
-        select {key} as k, {cols["text"]} as text, {cols["has_letters"]} as has_letters,
-               {cols["canonical"]} as canonical
-        from {source}
-        """
-    )
+def phone_query(source: str, column: str, fast: PhoneFastPath) -> str:
+    """SELECT over ``source``: all its columns plus phone_text, phone_e164, phone_is_mobile
+    and phone_status (``pending`` where :func:`apply_phone_fallback` must decide)."""
+    text = f"nullif(trim({column}), '')"
     if fast.supported:
-        con.execute(
-            f"""
-            create or replace temp table _id_phone_fast as
-            with n as (
-                select k, text, has_letters, {fast.national_sql("canonical")} as national
-                from _id_phone_stage
-            )
-            select k, text, has_letters, national,
-                   case when national is not null then {fast.type_sql("national")} end as ptype
-            from n
-            """
-        )
+        national = fast.national_sql("_p_canonical")
+        ptype = f"case when _p_national is not null then {fast.type_sql('_p_national')} end"
     else:
-        con.execute(
-            "create or replace temp table _id_phone_fast as select k, text, has_letters, "
-            "null::varchar as national, null::varchar as ptype from _id_phone_stage"
+        national, ptype = "null::varchar", "null::varchar"
+    return f"""
+        with _p1 as (
+            select *, {text} as phone_text from {source}
+        ),
+        _p2 as (
+            select *, regexp_matches(phone_text, '\\pL') as _p_letters,
+                   regexp_replace(phone_text, {sql_literal(PHONE_SEPARATORS)}, '', 'g')
+                       as _p_canonical
+            from _p1
+        ),
+        _p3 as (
+            select *, {national} as _p_national from _p2
+        ),
+        _p4 as (
+            select *, {ptype} as _p_type from _p3
         )
-    # everything the SQL path did not settle goes through phonenumbers (distinct values)
+        select * exclude (_p_letters, _p_canonical, _p_national, _p_type),
+               case when _p_type is not null then '+{fast.country_code}' || _p_national end
+                   as phone_e164,
+               case when _p_type is not null then _p_type in {MOBILE_TYPES_SQL} end
+                   as phone_is_mobile,
+               case when phone_text is null then '{MISSING}'
+                    when _p_letters then '{MALFORMED}'
+                    when _p_type is not null then '{OK}'
+                    else '{PENDING}' end as phone_status
+        from _p4
+    """
+
+
+def identifiers_query(source: str, cfg: IdentityConfig) -> str:
+    """SELECT over ``source`` (columns email, phone, loyalty_id, ...): every column plus the
+    normalised identifiers and their statuses. Run :func:`apply_phone_fallback` on the
+    materialised result to settle the phones the SQL fast path left ``pending``."""
+    fast = PhoneFastPath(cfg.default_country)
+    loyalty = loyalty_sql("loyalty_id", cfg)
+    return f"""
+        with _emails as ({email_query(source, "email", cfg)}),
+        _phones as ({phone_query("_emails", "phone", fast)})
+        select * exclude (email, phone, loyalty_id),
+               {loyalty["key"]} as loyalty_key,
+               {loyalty["status"]} as loyalty_status
+        from _phones
+    """
+
+
+def apply_phone_fallback(con: duckdb.DuckDBPyConnection, table: str, cfg: IdentityConfig) -> int:
+    """Settle ``pending`` phones of ``table`` with phonenumbers (distinct values only)."""
     pending = [
         r[0]
         for r in con.execute(
-            "select distinct text from _id_phone_fast where text is not null "
-            "and not has_letters and ptype is null order by 1"
+            f"select distinct phone_text from {table} where phone_status = '{PENDING}' order by 1"
         ).fetchall()
     ]
-    results = [normalise_phone(v, cfg.default_country) for v in pending]
-    con.execute(
-        "create or replace temp table _id_phone_py "
-        "(text varchar, e164 varchar, status varchar, is_mobile boolean)"
-    )
-    if pending:
-        import pyarrow as pa
+    if not pending:
+        return 0
+    import pyarrow as pa
 
-        py_table = pa.table(
+    results = [normalise_phone(v, cfg.default_country) for v in pending]
+    con.register(
+        "_id_phone_py",
+        pa.table(
             {
-                "text": pending,
-                "e164": [r.e164 for r in results],
-                "status": [r.status for r in results],
-                "is_mobile": [r.is_mobile for r in results],
+                "text": pa.array(pending, pa.string()),
+                "e164": pa.array([r.e164 for r in results], pa.string()),
+                "status": pa.array([r.status for r in results], pa.string()),
+                "is_mobile": pa.array([r.is_mobile for r in results], pa.bool_()),
             }
-        )
-        con.register("_id_phone_py_arrow", py_table)
-        con.execute("insert into _id_phone_py select * from _id_phone_py_arrow")
-        con.unregister("_id_phone_py_arrow")
-    con.execute(
-        f"""
-        create or replace temp table _id_phone as
-        select f.k,
-               case when f.ptype is not null then '+{fast.country_code}' || f.national
-                    else p.e164 end as e164,
-               case when f.text is null then '{MISSING}'
-                    when f.has_letters then '{MALFORMED}'
-                    when f.ptype is not null then '{OK}'
-                    else coalesce(p.status, '{MALFORMED}') end as status,
-               case when f.ptype is not null then f.ptype in {MOBILE_TYPES_SQL}
-                    else p.is_mobile end as is_mobile
-        from _id_phone_fast as f
-        left join _id_phone_py as p on f.ptype is null and f.text = p.text
-        """
+        ),
     )
-    for t in ("_id_phone_stage", "_id_phone_fast", "_id_phone_py"):
-        con.execute(f"drop table if exists {t}")
-    return "_id_phone"
+    try:
+        con.execute(
+            f"""
+            update {table} as t
+            set phone_e164 = p.e164, phone_status = p.status, phone_is_mobile = p.is_mobile
+            from _id_phone_py as p
+            where t.phone_status = '{PENDING}' and t.phone_text = p.text
+            """
+        )
+    finally:
+        con.unregister("_id_phone_py")
+    return len(pending)
 
 
 # ---- helpers for tests and ad-hoc use ----------------------------------------------------
@@ -341,23 +340,31 @@ def normalise_values(
     """
     import pyarrow as pa
 
-    con.register("_id_values", pa.table({"i": list(range(len(values))), "v": values}))
+    columns = {k: [None] * len(values) for k in ("email", "phone", "loyalty_id")}
+    if kind not in columns:
+        raise ValueError(kind)
+    columns[kind] = values
+    con.register(
+        "_id_values",
+        pa.table(
+            {
+                "i": list(range(len(values))),
+                **{k: pa.array(v, pa.string()) for k, v in columns.items()},
+            }
+        ),
+    )
     try:
-        if kind == "phone":
-            table = normalise_phones_table(con, "_id_values", "v", "i", cfg)
-            rows = con.execute(f"select e164, status, is_mobile from {table} order by k").fetchall()
-        elif kind == "email":
-            rows = con.execute(
-                f"select email_key, email_status from ({email_query('_id_values', 'v', cfg)}) "
-                "order by i"
-            ).fetchall()
-        elif kind == "loyalty_id":
-            lo = loyalty_sql("v", cfg)
-            rows = con.execute(
-                f"select {lo['key']}, {lo['status']} from _id_values order by i"
-            ).fetchall()
-        else:
-            raise ValueError(kind)
+        con.execute(
+            f"create or replace temp table _id_values_norm as {identifiers_query('_id_values', cfg)}"
+        )
     finally:
         con.unregister("_id_values")
+    apply_phone_fallback(con, "_id_values_norm", cfg)
+    select = {
+        "email": "email_key, email_status",
+        "phone": "phone_e164, phone_status, phone_is_mobile",
+        "loyalty_id": "loyalty_key, loyalty_status",
+    }[kind]
+    rows = con.execute(f"select {select} from _id_values_norm order by i").fetchall()
+    con.execute("drop table _id_values_norm")
     return [tuple(r) for r in rows]

@@ -28,20 +28,25 @@ import numpy as np
 
 from pipelines.identity.config import IdentityConfig
 
-INPUT_SQL = """
-with sizes as (select cluster, count(*) as n from _id_cluster group by cluster)
-select r.rec_id as unique_id,
-       nullif(regexp_replace(lower(r.first_name), '[^\\pL]', '', 'g'), '') as first_name,
-       nullif(regexp_replace(lower(r.last_name), '[^\\pL]', '', 'g'), '') as last_name,
-       cast(r.birth_date as varchar) as birth_date,
-       nullif(regexp_replace(r.postal_code, '[^0-9A-Za-z]', '', 'g'), '') as postal_code,
-       c.cluster as det_cluster,
-       s.n = 1 as det_singleton
-from _id_records as r
-join _id_cluster as c using (rec_id)
-join sizes as s using (cluster)
-where r.record_origin = 'customer_file'
-"""
+
+def _input_sql() -> str:
+    from pipelines.identity.resolve import LATEST_CUSTOMERS_SQL
+
+    return f"""
+    with sizes as (select cluster, count(*) as n from _id_cluster group by cluster)
+    select r.rec_id as unique_id, r.rec_order,
+           nullif(regexp_replace(lower(v.first_name), '[^\\pL]', '', 'g'), '') as first_name,
+           nullif(regexp_replace(lower(v.last_name), '[^\\pL]', '', 'g'), '') as last_name,
+           cast(v.birth_date as varchar) as birth_date,
+           nullif(regexp_replace(v.postal_code, '[^0-9A-Za-z]', '', 'g'), '') as postal_code,
+           c.cluster as det_cluster,
+           s.n = 1 as det_singleton
+    from _id_records as r
+    join ({LATEST_CUSTOMERS_SQL}) as v
+        on v.source_system = r.source_system and v.source_customer_id = r.source_customer_id
+    join _id_cluster as c using (rec_id)
+    join sizes as s using (cluster)
+    """
 
 
 def _settings(prior: float):
@@ -62,7 +67,7 @@ def _settings(prior: float):
             block_on("birth_date", "last_name"),
             block_on("first_name", "last_name", "postal_code"),
         ],
-        additional_columns_to_retain=["det_cluster", "det_singleton"],
+        additional_columns_to_retain=["det_cluster", "det_singleton", "rec_order"],
         retain_matching_columns=False,
     )
 
@@ -73,7 +78,7 @@ def probabilistic_edges(
     """Edges (rec_id pairs) the probabilistic matcher adds; empty when nothing scores."""
     from splink import DuckDBAPI, Linker
 
-    table = con.sql(INPUT_SQL).to_arrow_table()
+    table = con.sql(_input_sql()).to_arrow_table()
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     n = table.num_rows
     if n < 2 or not any(table.column("det_singleton").to_pylist()):
@@ -102,6 +107,7 @@ def probabilistic_edges(
             create table scored as
             select unique_id_l as l, unique_id_r as r, match_probability as p,
                    det_singleton_l as sl, det_singleton_r as sr,
+                   rec_order_l as ol, rec_order_r as orr,
                    det_cluster_l as cl, det_cluster_r as cr
             from {pairs.physical_name}
             where (det_singleton_l or det_singleton_r) and det_cluster_l <> det_cluster_r
@@ -111,12 +117,12 @@ def probabilistic_edges(
         result = scon.execute(
             """
             with ends as (
-                select l as s, r as o, p from scored where sl
+                select l as s, r as o, orr as o_order, p from scored where sl
                 union all
-                select r as s, l as o, p from scored where sr
+                select r as s, l as o, ol as o_order, p from scored where sr
             ),
             best as (
-                select s, o, row_number() over (partition by s order by p desc, o) as rn
+                select s, o, row_number() over (partition by s order by p desc, o_order) as rn
                 from ends
             )
             select s, o from best where rn = 1 order by s

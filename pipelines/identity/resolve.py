@@ -32,9 +32,8 @@ from pipelines.identity.normalise import (
     BLOCKED,
     OK,
     OVER_SHARED,
-    email_query,
-    loyalty_sql,
-    normalise_phones_table,
+    apply_phone_fallback,
+    identifiers_query,
     sql_literal,
 )
 
@@ -48,13 +47,11 @@ create table if not exists identity.resolved_records (
     link_rule varchar not null,
     matched_on varchar,
     customer_records bigint not null,
-    email_address varchar,
     email_key varchar,
     email_status varchar not null,
     phone_e164 varchar,
     phone_is_mobile boolean,
     phone_status varchar not null,
-    loyalty_key varchar,
     loyalty_status varchar not null,
     first_as_of date not null,
     changed_as_of date not null,
@@ -112,21 +109,33 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bo
     return bool(row and row[0])
 
 
-# ---- 1. records --------------------------------------------------------------------------
-def collect_records(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp table ``_id_records``: one row per source record, rec_id in key order."""
+# ---- 1+2. records and normalisation --------------------------------------------------
+VALUE_COLUMNS = {"email": "email_key", "phone": "phone_e164", "loyalty_id": "loyalty_key"}
+STATUS_COLUMNS = {"email": "email_status", "phone": "phone_status", "loyalty_id": "loyalty_status"}
+
+# The latest version of every customers-file record (stg_landing__customers' rule).
+LATEST_CUSTOMERS_SQL = """
+    select * from raw.customers
+    where rowid in (
+        select arg_max(rowid, (updated_at, _batch_id, _row_number))
+        from raw.customers
+        group by source_system, source_customer_id
+    )
+"""
+
+
+def collect_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
+    """Temp table ``_id_records``: one row per source record with normalised identifiers.
+
+    ``rec_id`` numbers the records 0..n-1 for the graph (in no particular order);
+    ``rec_order`` (a hash of source_system and source_customer_id) orders them where the
+    order matters (tie-breaks, numbering of new keys), so results are deterministic.
+    """
     parts = []
     if _table_exists(con, "raw", "customers"):
         parts.append(
-            """
-            select source_system, source_customer_id, 'customer_file' as record_origin,
-                   updated_at, first_name, last_name, birth_date, postal_code,
-                   email, phone, loyalty_id
-            from raw.customers
-            qualify row_number() over (
-                partition by source_system, source_customer_id
-                order by updated_at desc, _batch_id desc, _row_number desc) = 1
-            """
+            "select source_system, source_customer_id, 'customer_file' as record_origin, "
+            f"birth_date, email, phone, loyalty_id from ({LATEST_CUSTOMERS_SQL})"
         )
     refs = []
     if _table_exists(con, "raw", "transactions"):
@@ -139,12 +148,8 @@ def collect_records(con: duckdb.DuckDBPyConnection) -> None:
             "select distinct source_system, source_customer_id, 'contact_reference' as o "
             "from raw.contacts where source_customer_id is not null"
         )
-    nulls = (
-        "null::timestamp, null::varchar, null::varchar, null::date, null::varchar, "
-        "null::varchar, null::varchar, null::varchar"
-    )
+    nulls = "null::date, null::varchar, null::varchar, null::varchar"
     if refs:
-        ref_sql = " union all ".join(refs)
         customers_anti = (
             "anti join (select distinct source_system, source_customer_id from raw.customers) "
             "as c using (source_system, source_customer_id)"
@@ -154,57 +159,31 @@ def collect_records(con: duckdb.DuckDBPyConnection) -> None:
         parts.append(
             f"""
             select source_system, source_customer_id, min(o) as record_origin, {nulls}
-            from ({ref_sql}) as refs
+            from ({" union all ".join(refs)}) as refs
             {customers_anti}
             group by source_system, source_customer_id
             """
         )
     if not parts:
-        parts.append(
-            "select null::varchar as source_system, null::varchar as source_customer_id, "
-            f"null::varchar as record_origin, {nulls} where false"
-        )
+        parts.append(f"select null::varchar, null::varchar, null::varchar, {nulls} where false")
     union = " union all ".join(f"({p})" for p in parts)
     con.execute(
         f"""
         create or replace temp table _id_records as
-        select (row_number() over (order by source_system, source_customer_id) - 1)::bigint
-                   as rec_id,
-               *
-        from ({union}) as r(source_system, source_customer_id, record_origin, updated_at,
-                          first_name, last_name, birth_date, postal_code, email, phone,
-                          loyalty_id)
-        """
-    )
-
-
-# ---- 2. normalisation --------------------------------------------------------------------
-VALUE_COLUMNS = {"email": "email_key", "phone": "phone_e164", "loyalty_id": "loyalty_key"}
-STATUS_COLUMNS = {"email": "email_status", "phone": "phone_status", "loyalty_id": "loyalty_status"}
-
-
-def normalise_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
-    """Temp table ``_id_norm``: normalised identifiers and their pre-guard status."""
-    loyalty = loyalty_sql("loyalty_id", cfg)
-    phone_table = normalise_phones_table(con, "_id_records", "phone", "rec_id", cfg)
-    con.execute(
-        f"""
-        create or replace temp table _id_norm as
-        with base as (
-            select r.rec_id, r.birth_date, r.email, r.loyalty_id,
-                   p.e164 as phone_e164, p.is_mobile as phone_is_mobile, p.status as phone_status
-            from _id_records as r
-            join {phone_table} as p on p.k = r.rec_id
+        with recs as (
+            select * from ({union}) as r(source_system, source_customer_id, record_origin,
+                                        birth_date, email, phone, loyalty_id)
         ),
-        emails as ({email_query("base", "email", cfg)})
-        select rec_id, birth_date, email_address, email_key, email_status,
-               phone_e164, phone_is_mobile, phone_status,
-               {loyalty["key"]} as loyalty_key,
-               {loyalty["status"]} as loyalty_status
-        from emails
+        numbered as (
+            select (row_number() over () - 1)::bigint as rec_id,
+                   (hash(source_system, '|', source_customer_id) >> 1)::bigint as rec_order,
+                   *
+            from recs
+        )
+        select * from ({identifiers_query("numbered", cfg)})
         """
     )
-    con.execute(f"drop table if exists {phone_table}")
+    apply_phone_fallback(con, "_id_records", cfg)
 
 
 # ---- 3. guards ---------------------------------------------------------------------------
@@ -233,23 +212,24 @@ def apply_guards(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
             f"""
             {kind}_stats as (
                 select * from (
-                    select value, count(*) as n, count(distinct birth_date) as nb,
+                    select value, count(*) as n,
+                           coalesce(min(birth_date) <> max(birth_date), false) as conflict,
                            {blocked} as blocked
-                    from (select {col} as value, birth_date from _id_norm
+                    from (select {col} as value, birth_date from _id_records
                           where {status} = '{OK}')
                     group by value
                 ) where n > 1 or blocked
             ),
             {kind}_births as (
                 select n.{col} as value, n.birth_date, count(*) as n
-                from _id_norm as n
+                from _id_records as n
                 join {kind}_stats as s on s.value = n.{col}
-                where {split} and s.nb > 1 and not s.blocked and n.birth_date is not null
+                where {split} and s.conflict and not s.blocked and n.birth_date is not null
                 group by n.{col}, n.birth_date
             )"""
         )
         a, b = f"{kind}_s", f"{kind}_b"
-        splitting = f"({split} and {a}.nb > 1)"
+        splitting = f"({split} and coalesce({a}.conflict, false))"
         size = f"coalesce(case when {splitting} then {b}.n else {a}.n end, 1)"
         selects.append(
             f"""
@@ -277,7 +257,7 @@ def apply_guards(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
         create or replace temp table _id_guard as
         with {",".join(ctes)}
         select n.rec_id, {",".join(selects)}
-        from _id_norm as n
+        from _id_records as n
         {" ".join(joins)}
         """
     )
@@ -301,10 +281,26 @@ def deterministic_edges(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.
     return left[keep], right[keep]
 
 
-def register_clusters(con: duckdb.DuckDBPyConnection, cluster: np.ndarray) -> None:
+def register_clusters(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> None:
+    """Temp table ``_id_cluster`` (rec_id, cluster).
+
+    Clusters are numbered 0..C-1 by their smallest ``rec_order``, so the numbering (and
+    with it the order in which new keys are issued) does not depend on rec_id.
+    """
     import pyarrow as pa
 
-    table = pa.table({"rec_id": np.arange(len(cluster), dtype=np.int64), "cluster": cluster})
+    n = len(labels)
+    rec_order = np.empty(n, dtype=np.int64)
+    got = con.execute("select rec_id, rec_order from _id_records").fetchnumpy()
+    rec_order[np.asarray(got["rec_id"], dtype=np.int64)] = np.asarray(got["rec_order"])
+    by = np.lexsort((rec_order, labels))  # by label, then rec_order
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[by][1:] != labels[by][:-1]
+    heads = by[first]  # the smallest-rec_order record of every cluster
+    rank = np.empty(int(labels.max()) + 1 if n else 0, dtype=np.int64)
+    rank[labels[heads[np.lexsort((heads, rec_order[heads]))]]] = np.arange(len(heads))
+    cluster = rank[labels] if n else labels
+    table = pa.table({"rec_id": np.arange(n, dtype=np.int64), "cluster": cluster})
     con.register("_id_cluster_arrow", table)
     con.execute("create or replace temp table _id_cluster as select * from _id_cluster_arrow")
     con.unregister("_id_cluster_arrow")
@@ -314,7 +310,7 @@ def register_clusters(con: duckdb.DuckDBPyConnection, cluster: np.ndarray) -> No
 def record_map_sql(prob_edges: bool) -> str:
     """This run's record map: record → key, link rule, normalised identifiers, statuses.
 
-    Parameters: as_of (twice), run_id. Reads the previous map for first/changed dates.
+    Parameters: as_of, run_id.
     """
     prob = "true" if prob_edges else "false"
     rule = " ".join(f"when g.{k}_link is not null then '{k}'" for k in IDENTIFIER_KINDS)
@@ -332,22 +328,18 @@ def record_map_sql(prob_edges: bool) -> str:
                     else '{RULE_SINGLETON}' end as link_rule,
                nullif(concat_ws(',', {matched}), '') as matched_on,
                s.customer_records,
-               n.email_address, n.email_key, g.email_guard as email_status,
-               n.phone_e164, n.phone_is_mobile, g.phone_guard as phone_status,
-               n.loyalty_key, g.loyalty_id_guard as loyalty_status,
-               coalesce(p.first_as_of, $as_of) as first_as_of,
-               case when p.customer_key = k.customer_key then p.changed_as_of
+               r.email_key, g.email_guard as email_status,
+               r.phone_e164, r.phone_is_mobile, g.phone_guard as phone_status,
+               g.loyalty_id_guard as loyalty_status,
+               coalesce(k.old_first_as_of, $as_of) as first_as_of,
+               case when k.old_key = k.customer_key then k.old_changed_as_of
                     else $as_of end as changed_as_of,
                $as_of as as_of,
                $run_id as run_id
         from _id_records as r
         join _id_keyed as k using (rec_id)
         join sizes as s using (customer_key)
-        join _id_norm as n using (rec_id)
         join _id_guard as g using (rec_id)
-        left join identity.resolved_records as p
-            on p.source_system = r.source_system
-            and p.source_customer_id = r.source_customer_id
     """
 
 
@@ -474,10 +466,8 @@ def resolve_identities(
 
     con.execute(OUTPUT_DDL)
     keys.ensure_state(con)
-    collect_records(con)
-    lap("collect")
-    normalise_records(con, cfg)
-    lap("normalise")
+    collect_records(con, cfg)
+    lap("records")
     apply_guards(con, cfg)
     left, right = deterministic_edges(con)
     n = int(con.execute("select count(*) from _id_records").fetchall()[0][0])
@@ -510,13 +500,13 @@ def resolve_identities(
     lap("write")
     for t in (
         "_id_records",
-        "_id_norm",
         "_id_guard",
         "_id_cluster",
         "_id_prev",
         "_id_parts",
         "_id_home",
         "_id_cluster_key",
+        "_id_chosen",
         "_id_keyed",
         "_id_key_changes",
     ):

@@ -103,6 +103,7 @@ def test_merge_and_split_in_one_night(con):
     add_customers(con, [
         {"source_system": "pos", "source_customer_id": "1", "email": "a@x.com"},
         {"source_system": "pos", "source_customer_id": "2", "email": "a@x.com"},
+        {"source_system": "pos", "source_customer_id": "3", "email": "a@x.com"},
         {"source_system": "web", "source_customer_id": "W1", "email": "b@x.com"},
     ])  # fmt: skip
     resolve(con, "2024-02-01")
@@ -112,9 +113,27 @@ def test_merge_and_split_in_one_night(con):
     add_customers(con, [{"source_system": "pos", "source_customer_id": "2", "email": "b@x.com"}])
     resolve(con, "2024-02-02")
     k2 = keys(con)
-    assert k2[("pos", "1")] == ka  # a keeps its key (largest part: tie -> first record)
+    assert k2[("pos", "1")] == k2[("pos", "3")] == ka  # a keeps its key (largest part)
     assert k2[("pos", "2")] == k2[("web", "W1")] == kb  # b is home of kb only
     assert history(con) == [(ka, kb, "split", dt.date(2024, 2, 2), 1, kb)]
+
+
+def test_new_keys_do_not_depend_on_arrival_order():
+    """Two databases fed the same records in different batches issue the same keys."""
+    rows = [
+        {"source_system": s, "source_customer_id": str(i), "email": f"p{i % 7}@x.com"}
+        for s in ("pos", "web", "app")
+        for i in range(12)
+    ]
+    results = []
+    for order in (rows, rows[::-1]):
+        c = new_db()
+        add_customers(c, order[:20])
+        add_customers(c, order[20:])
+        resolve(c, "2024-02-01")
+        results.append(keys(c))
+        c.close()
+    assert results[0] == results[1]
 
 
 def test_history_follows_chained_merges(con):
@@ -134,10 +153,13 @@ def test_history_follows_chained_merges(con):
     add_customers(con, [{"source_system": "a", "source_customer_id": "1", "email": "a@x.com",
                          "phone": "010-5555-0000"}])  # fmt: skip
     resolve(con, "2024-02-03")
-    assert set(keys(con).values()) == {ka}
+    bc_old, bc = max(kb, kc), min(kb, kc)  # the older (smaller) key survives
+    final_old, final = max(bc, ka), min(bc, ka)
+    assert set(keys(con).values()) == {final}
+    moved_night3 = 1 if final_old == ka else 2
     assert history(con) == [
-        (kc, kb, "merge", dt.date(2024, 2, 2), 1, ka),
-        (kb, ka, "merge", dt.date(2024, 2, 3), 2, ka),
+        (bc_old, bc, "merge", dt.date(2024, 2, 2), 1, final),
+        (final_old, final, "merge", dt.date(2024, 2, 3), moved_night3, final),
     ]
 
 
@@ -169,8 +191,12 @@ def test_keys_are_never_reissued(con):
     add_customers(con, [{"source_system": "pos", "source_customer_id": "1"},
                         {"source_system": "pos", "source_customer_id": "2"}])  # fmt: skip
     resolve(con, "2024-02-01")
-    top = max(keys(con).values())
-    con.execute("delete from raw.customers where source_customer_id = '2'")  # a source purge
+    first = keys(con)
+    top = max(first.values())
+    purged = next(r for r, k in first.items() if k == top)
+    con.execute(  # a source purge
+        "delete from raw.customers where source_customer_id = ?", [purged[1]]
+    )
     resolve(con, "2024-02-02")
     assert max(keys(con).values()) < top
     add_customers(con, [{"source_system": "pos", "source_customer_id": "3"}])

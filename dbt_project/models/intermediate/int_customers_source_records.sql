@@ -53,8 +53,9 @@ select
     case
         when referrers.customer_key <> keyed.customer_key then referrers.customer_key
     end as referred_by_customer_key,
+    -- the contact address: trimmed and lower-cased (the identity step validated it)
     case when resolved.email_status in ('ok', 'over_shared', 'ambiguous')
-        then resolved.email_address end as email_address,
+        then lower(trim(customers.email)) end as email_address,
     case when resolved.email_status in ('ok', 'over_shared', 'ambiguous')
         then resolved.email_key end as email_key,
     case when resolved.phone_status in ('ok', 'over_shared', 'ambiguous')
