@@ -335,7 +335,7 @@ def _row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
                 f"{rules.max_abs_quantity:g}'",
             ),
             _problem(
-                "t_quantity * t_amount < 0",
+                "sign(t_quantity) * sign(t_amount) < 0",
                 "sign_mismatch",
                 "'quantity ' || cast(t_quantity as varchar) || ' and amount ' || "
                 "cast(t_amount as varchar) || ' have opposite signs'",
