@@ -86,19 +86,34 @@ rfm_metrics as (
         last_purchase_date,
         cast({{ dbt.datediff('last_purchase_date', 'snapshot_date', 'day') }} as integer) as recency_days,
         cast(rfm_frequency as integer) as frequency,
-        cast(rfm_monetary as decimal(18, 4)) as monetary
+        cast(rfm_monetary as decimal(18, 4)) as monetary,
+        case when rfm_frequency > 0 then 1 else 0 end as has_window_purchase
     from {{ metrics }}
     where last_purchase_date is not null
 
 ),
 
+-- R is ranked among all customers. F and M are ranked among the customers with a
+-- purchase in the window; the others score 1 (no window frequency or spend). Ranking
+-- the many lapsed zero-frequency customers too would push every first-time buyer
+-- above F = 1 and leave segments like New and Promising unreachable.
 rfm_scored as (
 
     select
-        *,
+        snapshot_date,
+        customer_key,
+        first_purchase_date,
+        last_purchase_date,
+        recency_days,
+        frequency,
+        monetary,
         {{ score_bin('recency_days desc', 'snapshot_date', bins, method, 'customer_key') }} as r_score,
-        {{ score_bin('frequency', 'snapshot_date', bins, method, 'customer_key') }} as f_score,
-        {{ score_bin('monetary', 'snapshot_date', bins, method, 'customer_key') }} as m_score
+        case when has_window_purchase = 1
+            then {{ score_bin('frequency', 'snapshot_date, has_window_purchase', bins, method, 'customer_key') }}
+            else 1 end as f_score,
+        case when has_window_purchase = 1
+            then {{ score_bin('monetary', 'snapshot_date, has_window_purchase', bins, method, 'customer_key') }}
+            else 1 end as m_score
     from rfm_metrics
 
 ),
