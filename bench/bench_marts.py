@@ -154,7 +154,7 @@ def synthesise(db: Path, customers: int, lines: int, as_of: dt.date, months: int
     return counts
 
 
-def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool) -> dict:
+def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool, command: str = "run") -> dict:
     env = dict(os.environ)
     env.update(
         CRM_WORK_DB=str(db),
@@ -181,7 +181,12 @@ def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool) -> dict:
         ]
 
     subprocess.run(dbt("seed", "rfm_segment_map"), env=env, check=True, capture_output=True)
-    args = dbt("run", SELECT)
+    if command == "test":
+        # data tests of these models and the reconciliations (no unit tests)
+        args = dbt("test", SELECT + " path:tests/analytics")
+        args += ["--exclude-resource-type", "unit_test"]
+    else:
+        args = dbt(command, SELECT)
     if full_refresh:
         args.append("--full-refresh")
     started = time.monotonic()
@@ -190,11 +195,15 @@ def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool) -> dict:
     if proc.returncode != 0:
         raise SystemExit(proc.stdout[-5000:] + proc.stderr[-3000:])
     results = json.loads((work / "target" / "run_results.json").read_text())
+    kind = "test." if command == "test" else "model."
     models = {
-        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        r["unique_id"].split(".")[2]: round(r["execution_time"], 2)
         for r in results["results"]
-        if r["unique_id"].startswith("model.")
+        if r["unique_id"].startswith(kind)
     }
+    failed = [r["unique_id"] for r in results["results"] if r["status"] not in ("success", "pass")]
+    if failed:
+        raise SystemExit(f"failed: {failed}")
     return {
         "as_of": as_of.isoformat(),
         "full_refresh": full_refresh,

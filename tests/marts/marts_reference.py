@@ -163,8 +163,14 @@ def rfm(orders: pd.DataFrame, as_of: dt.date, window_days: int = 365) -> pd.Data
     if n == 0:
         return df
     df["r_score"] = _bin(df["recency_days"].rank(method="min", ascending=False), n)
-    df["f_score"] = _bin(df["frequency"].rank(method="min", ascending=True), n)
-    df["m_score"] = _bin(df["monetary"].rank(method="min", ascending=True), n)
+    # F and M among the customers with a purchase in the window; the others score 1
+    active = df["frequency"] > 0
+    k = int(active.sum())
+    df["f_score"] = 1
+    df["m_score"] = 1
+    if k:
+        df.loc[active, "f_score"] = _bin(df.loc[active, "frequency"].rank(method="min"), k)
+        df.loc[active, "m_score"] = _bin(df.loc[active, "monetary"].rank(method="min"), k)
     rules = segment_rules()
     df["segment"] = [
         segment_of(rules, r, f, m)

@@ -6,7 +6,7 @@
     subtracted) of the cohort's orders from the cohort period on; a return booked
     before the first purchase belongs to no cohort. Every cohort has a row for every
     period up to the period of as_of, active or not. -#}
-{% macro cohort_retention_sql(grain, orders_relation) -%}
+{% macro cohort_retention_sql(grain, orders_relation, customers_relation) -%}
 with
 
 orders as (
@@ -15,7 +15,7 @@ orders as (
         customer_key,
         business_date,
         is_purchase,
-        net_amount,
+        cast(net_amount as decimal(18, 4)) as net_amount,
         {{ period_start(grain, 'business_date') }} as period_start
     from {{ orders_relation }}
     where customer_key is not null
@@ -24,12 +24,12 @@ orders as (
 
 cohorts as (
 
+    -- first_purchase_date per customer (int_customer_orders_summarised)
     select
         customer_key,
-        min(period_start) as cohort_start
-    from orders
-    where is_purchase
-    group by customer_key
+        {{ period_start(grain, 'first_purchase_date') }} as cohort_start
+    from {{ customers_relation }}
+    where first_purchase_date is not null
 
 ),
 

@@ -5,14 +5,21 @@
     cast(ceil(cast({{ share }} as decimal(9, 6)) * {{ n_expr }}) as bigint)
 {%- endmacro %}
 
-{#- The value tier of a customer from its rank among `n_expr` ranked customers, by the
-    var value_tiers (ordered list of {tier, max_customer_share}). -#}
-{% macro value_tier(rank_expr, n_expr) -%}
-    {%- set tiers = var('value_tiers') -%}
+{#- Columns tier_bound_<i>: the last rank in each tier of var value_tiers (ordered list
+    of {tier, max_customer_share}) among `n_expr` ranked customers. Select them once
+    (one row) and compare ranks with value_tier(). -#}
+{% macro value_tier_bounds(n_expr) -%}
+    {%- for t in var('value_tiers') %}
+    {{ top_count(t['max_customer_share'], n_expr) }} as tier_bound_{{ loop.index }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The value tier of a rank, given the columns of value_tier_bounds() in `bounds`. -#}
+{% macro value_tier(rank_expr, bounds) -%}
     case
         when {{ rank_expr }} is null then '{{ var("value_tier_unranked") }}'
-        {%- for t in tiers %}
-        when {{ rank_expr }} <= {{ top_count(t['max_customer_share'], n_expr) }} then '{{ t["tier"] }}'
+        {%- for t in var('value_tiers') %}
+        when {{ rank_expr }} <= {{ bounds }}.tier_bound_{{ loop.index }} then '{{ t["tier"] }}'
         {%- endfor %}
     end
 {%- endmacro %}

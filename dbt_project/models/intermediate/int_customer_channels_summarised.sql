@@ -1,11 +1,12 @@
--- One row per known customer and sales channel they bought through (purchase orders
--- up to as_of), with the first purchase date in the channel and the date on which
--- the customer became multi-channel (first purchase in their second channel).
+-- One row per known customer with a purchase order up to as_of: the sales channels
+-- they bought through, the first one, and the date on which they became multi-channel
+-- (their first purchase in a second channel).
 with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select customer_key, channel, business_date
+    from {{ ref('fct_orders') }}
     where customer_key is not null and is_purchase
 
 ),
@@ -15,8 +16,7 @@ customer_channels as (
     select
         customer_key,
         channel,
-        min(business_date) as first_purchase_date,
-        count(*) as purchase_orders
+        min(business_date) as first_purchase_date
     from orders
     group by customer_key, channel
 
@@ -28,19 +28,16 @@ ordered as (
         *,
         row_number() over (
             partition by customer_key order by first_purchase_date, channel
-        ) as channel_order,
-        count(*) over (partition by customer_key) as channels_used
+        ) as channel_order
     from customer_channels
 
 )
 
 select
     customer_key,
-    channel,
-    first_purchase_date,
-    cast(purchase_orders as bigint) as purchase_orders,
-    cast(channel_order as integer) as channel_order,
-    cast(channels_used as integer) as channels_used,
-    max(case when channel_order = 2 then first_purchase_date end)
-        over (partition by customer_key) as multichannel_since
+    cast(count(*) as integer) as channels_used,
+    max(case when channel_order = 1 then channel end) as first_channel,
+    min(first_purchase_date) as first_purchase_date,
+    max(case when channel_order = 2 then first_purchase_date end) as multichannel_since
 from ordered
+group by customer_key

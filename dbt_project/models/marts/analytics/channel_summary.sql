@@ -7,7 +7,13 @@ with
 orders as (
 
     select
-        *,
+        customer_key,
+        channel,
+        is_purchase,
+        is_return_only,
+        cast(gross_amount as decimal(18, 4)) as gross_amount,
+        cast(returned_amount as decimal(18, 4)) as returned_amount,
+        cast(net_amount as decimal(18, 4)) as net_amount,
         {{ period_start('month', 'business_date') }} as month_start
     from {{ ref('fct_orders') }}
 
@@ -21,8 +27,11 @@ customer_channels as (
 
 multichannel as (
 
-    select distinct customer_key, multichannel_since
+    select
+        customer_key,
+        {{ period_start('month', 'multichannel_since') }} as multichannel_month
     from customer_channels
+    where multichannel_since is not null
 
 ),
 
@@ -57,7 +66,7 @@ customer_counts as (
         channel_customers.month_start,
         channel_customers.channel,
         count(*) as customers,
-        sum(case when multichannel.multichannel_since <= {{ month_end('channel_customers.month_start') }}
+        sum(case when multichannel.multichannel_month <= channel_customers.month_start
             then 1 else 0 end) as multichannel_customers
     from channel_customers
     left join multichannel

@@ -28,7 +28,9 @@ campaigns as (
 
 ),
 
-contact_stats as (
+{%- set longest = ([inbound_days] + windows) | max %}
+-- windowed counts only need the recent contacts
+recent_stats as (
 
     select
         customer_key,
@@ -49,7 +51,17 @@ contact_stats as (
         sum(case when direction = 'inbound' and contact_type in (
                 {%- for t in var('complaint_contact_types') %}'{{ t }}'{{ ", " if not loop.last }}{% endfor -%})
                   and business_date >= {{ window_start(as_of_date(), inbound_days) }} then 1 else 0 end)
-            as inbound_complaints_{{ inbound_days }}d,
+            as inbound_complaints_{{ inbound_days }}d
+    from contacts
+    where business_date >= {{ window_start(as_of_date(), longest) }}
+    group by customer_key
+
+),
+
+lifetime_stats as (
+
+    select
+        customer_key,
         count(*) as contacts_total,
         max(business_date) as last_contact_date,
         max(case when direction = 'outbound' then business_date end) as last_outbound_contact_date,
@@ -75,18 +87,18 @@ select
     customers.customer_key,
     {{ as_of_date() }} as as_of,
     {%- for w in windows %}
-    cast(coalesce(contact_stats.outbound_contacts_{{ w }}d, 0) as bigint) as outbound_contacts_{{ w }}d,
+    cast(coalesce(recent_stats.outbound_contacts_{{ w }}d, 0) as bigint) as outbound_contacts_{{ w }}d,
     {%- for ch in channels %}
-    cast(coalesce(contact_stats.outbound_{{ ch }}_{{ w }}d, 0) as bigint) as outbound_{{ ch }}_{{ w }}d,
+    cast(coalesce(recent_stats.outbound_{{ ch }}_{{ w }}d, 0) as bigint) as outbound_{{ ch }}_{{ w }}d,
     {%- endfor %}
     {%- endfor %}
-    cast(coalesce(contact_stats.inbound_service_{{ inbound_days }}d, 0) as bigint) as inbound_service_{{ inbound_days }}d,
-    cast(coalesce(contact_stats.inbound_complaints_{{ inbound_days }}d, 0) as bigint) as inbound_complaints_{{ inbound_days }}d,
-    cast(coalesce(contact_stats.contacts_total, 0) as bigint) as contacts_total,
-    contact_stats.last_contact_date,
-    contact_stats.last_outbound_contact_date,
-    contact_stats.last_inbound_contact_date,
-    cast({{ dbt.datediff('contact_stats.last_contact_date', as_of_date(), 'day') }} as integer)
+    cast(coalesce(recent_stats.inbound_service_{{ inbound_days }}d, 0) as bigint) as inbound_service_{{ inbound_days }}d,
+    cast(coalesce(recent_stats.inbound_complaints_{{ inbound_days }}d, 0) as bigint) as inbound_complaints_{{ inbound_days }}d,
+    cast(coalesce(lifetime_stats.contacts_total, 0) as bigint) as contacts_total,
+    lifetime_stats.last_contact_date,
+    lifetime_stats.last_outbound_contact_date,
+    lifetime_stats.last_inbound_contact_date,
+    cast({{ dbt.datediff('lifetime_stats.last_contact_date', as_of_date(), 'day') }} as integer)
         as days_since_last_contact,
     cast(coalesce(campaign_stats.campaigns_contacted, 0) as bigint) as campaigns_contacted,
     cast(coalesce(campaign_stats.past_campaigns, 0) as bigint) as past_campaigns,
@@ -95,7 +107,9 @@ select
         then cast(campaign_stats.past_campaigns_responded as double) / campaign_stats.past_campaigns
     end as campaign_response_rate
 from customers
-left join contact_stats
-    on customers.customer_key = contact_stats.customer_key
+left join recent_stats
+    on customers.customer_key = recent_stats.customer_key
+left join lifetime_stats
+    on customers.customer_key = lifetime_stats.customer_key
 left join campaign_stats
     on customers.customer_key = campaign_stats.customer_key

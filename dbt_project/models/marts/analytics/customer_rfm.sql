@@ -3,15 +3,16 @@
 -- rfm_window_days; scores 1..rfm_bins (see macros/analytics/scoring.sql for ties).
 with
 
-orders as (
+metrics as (
 
-    select * from {{ ref('fct_orders') }}
-
-),
-
-as_of_snapshot as (
-
-    select {{ as_of_date() }} as snapshot_date
+    select
+        as_of as snapshot_date,
+        customer_key,
+        first_purchase_date,
+        last_purchase_date,
+        rfm_frequency,
+        rfm_monetary
+    from {{ ref('int_customer_orders_summarised') }}
 
 ),
 
@@ -21,7 +22,7 @@ rfm_cells as (
 
 ),
 
-{{ rfm_ctes('orders', 'as_of_snapshot', 'rfm_cells') }}
+{{ rfm_scored_ctes('metrics', 'rfm_cells') }}
 
 select
     customer_key,

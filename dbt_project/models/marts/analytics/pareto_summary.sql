@@ -41,20 +41,32 @@ known_customers as (
 
 ),
 
+top_bounds as (
+
+    select
+        {%- for share in var('pareto_top_shares') %}
+        {{ top_count(share, 'customers') }} as top_{{ loop.index }}_bound,
+        {%- endfor %}
+        cast({{ target }} as decimal(9, 6)) * revenue as target_revenue
+    from totals
+
+),
+
 concentration as (
 
     select
         {%- for share in var('pareto_top_shares') %}
-        sum(case when ranked.value_rank <= {{ top_count(share, 'totals.customers') }}
+        sum(case when ranked.value_rank <= top_bounds.top_{{ loop.index }}_bound
             then ranked.window_net_revenue else 0 end) as top_{{ (share * 100) | round | int }}pct_revenue,
         {%- endfor %}
-        min(case when ranked.cumulative_revenue >= cast({{ target }} as decimal(9, 6)) * totals.revenue
+        min(case when ranked.cumulative_revenue >= top_bounds.target_revenue
             then ranked.value_rank end) as customers_for_target,
         -- Gini from the ascending order i = n - rank + 1: 2·Σ i·x / (n·Σx) − (n + 1)/n
         sum(cast(totals.customers - ranked.value_rank + 1 as double)
             * cast(ranked.window_net_revenue as double)) as weighted_revenue
     from ranked
     cross join totals
+    cross join top_bounds
 
 )
 

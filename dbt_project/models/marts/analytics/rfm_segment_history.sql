@@ -1,5 +1,6 @@
 -- One RFM snapshot per customer per month-end on or before as_of, computed exactly
--- like customer_rfm would be with as_of = that month-end.
+-- like customer_rfm would be with as_of = that month-end (the same macros; when as_of
+-- is a month-end, that snapshot is taken from customer_rfm itself).
 --
 -- Incremental: each run (re)computes the month-ends not yet in the table plus the
 -- latest rfm_history_lookback_months month-ends (late data), and replaces those
@@ -22,7 +23,14 @@ with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    -- one order's amounts fit decimal(18, 4); 64-bit sums are much faster than 128-bit
+    select
+        customer_key,
+        business_date,
+        is_purchase,
+        cast(net_amount as decimal(18, 4)) as net_amount,
+        cast(margin as decimal(18, 4)) as margin
+    from {{ ref('fct_orders') }}
 
 ),
 
@@ -89,13 +97,30 @@ snapshots as (
 ),
 {% endif %}
 
+-- when as_of itself is a month-end, its snapshot is customer_rfm (same macros)
+earlier_snapshots as (
+
+    select snapshot_date from snapshots
+    where snapshot_date < {{ as_of_date() }}
+
+),
+
+as_of_snapshot as (
+
+    select snapshot_date from snapshots
+    where snapshot_date = {{ as_of_date() }}
+
+),
+
 rfm_cells as (
 
     select * from {{ ref('int_rfm_cells_segmented') }}
 
 ),
 
-{{ rfm_ctes('orders', 'snapshots', 'rfm_cells') }}
+{{ customer_order_metrics_ctes('orders', 'earlier_snapshots', 'rfm') }},
+
+{{ rfm_scored_ctes('customer_order_metrics', 'rfm_cells') }}
 
 select
     snapshot_date,
@@ -112,3 +137,22 @@ select
     rfm_score,
     segment
 from rfm_segmented
+
+union all
+
+select
+    as_of_snapshot.snapshot_date,
+    customer_rfm.customer_key,
+    customer_rfm.first_purchase_date,
+    customer_rfm.last_purchase_date,
+    customer_rfm.recency_days,
+    customer_rfm.frequency,
+    customer_rfm.monetary,
+    customer_rfm.r_score,
+    customer_rfm.f_score,
+    customer_rfm.m_score,
+    customer_rfm.rfm_cell,
+    customer_rfm.rfm_score,
+    customer_rfm.segment
+from {{ ref('customer_rfm') }} as customer_rfm
+cross join as_of_snapshot
