@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, SEEDS_DIR, Settings
 
 
 def _date(value: str) -> dt.date:
@@ -32,18 +32,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 # ---- generate -------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generator import generate
-
     settings = _settings(args)
     settings.ensure_dirs()
-    end_date = args.end_date or _default_end_date(settings)
     started = time.monotonic()
+    if args.next_night:
+        from pipelines.generator import generate_next_night
+
+        night = generate_next_night(
+            settings, seed=args.seed, day=args.next_night, new_line_fraction=args.new_lines
+        )
+        print(
+            f"wrote the delivery of night {args.next_night} in "
+            f"{time.monotonic() - started:.1f}s: {night}"
+        )
+        return 0
+    from pipelines.generator import generate
+
+    end_date = args.end_date or _default_end_date(settings)
     result = generate(settings, customers=args.customers, seed=args.seed, end_date=end_date)
     print(
         f"generated sample for {args.customers} customers (seed {args.seed}, "
         f"end date {end_date}) in {time.monotonic() - started:.1f}s into {settings.landing_dir}"
     )
-    print(result.describe() if hasattr(result, "describe") else result)
+    print(f"rows: {result.rows}; of which planted dirty rows: {result.dirty_rows}")
     return 0
 
 
@@ -54,8 +65,32 @@ def _default_end_date(settings: Settings) -> dt.date:
 
 
 # ---- run ------------------------------------------------------------------------
+def _dbt_fingerprint(settings: Settings, as_of: dt.date) -> str:
+    """What the manifest depends on: project files, seeds, vars and the dbt version."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("dbt-core").encode())
+    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
+    digest.update(settings.pii_salt.encode())
+    for root in (DBT_PROJECT_DIR, SEEDS_DIR):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not {"target", "logs", "dbt_packages"} & set(path.parts):
+                digest.update(str(path.relative_to(REPO_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project so Dagster loads a manifest that matches the code."""
+    """Parse the dbt project so Dagster loads a manifest that matches the code.
+
+    Skipped when nothing the manifest depends on has changed since the last parse.
+    """
+    fingerprint = _dbt_fingerprint(settings, as_of)
+    stamp = settings.dbt_target_dir / "parse_fingerprint"
+    manifest = settings.dbt_target_dir / "manifest.json"
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return
     env = settings.dbt_env()
     dbt = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
     proc = subprocess.run(
@@ -81,6 +116,7 @@ def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"dbt parse failed (exit {proc.returncode})")
+    stamp.write_text(fingerprint)
 
 
 def _instance(settings: Settings):
@@ -168,19 +204,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     report("run", "dbt project parsed")
 
     from pipelines.definitions import defs
+    from pipelines.run_report import RssSampler, as_dicts, step_figures
 
     job = defs.resolve_job_def("nightly")
-    result = job.execute_in_process(
-        instance=_instance(settings),
-        tags={
-            AS_OF_TAG: as_of.isoformat(),
-            FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
-            WRITER_TAG: "true",
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        raise_on_error=False,
-    )
+    instance = _instance(settings)
+    with RssSampler() as sampler:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                AS_OF_TAG: as_of.isoformat(),
+                FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
+                WRITER_TAG: "true",
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
     summary = _run_summary(settings, result.run_id, as_of, result.success)
+    summary["stages"] = as_dicts(step_figures(instance, result.run_id, sampler))
+    summary["dbt_layers"] = [
+        layer
+        for path in sorted(settings.dbt_target_dir.glob("*/layer_seconds.json"))
+        for layer in json.loads(path.read_text(encoding="utf-8"))
+    ]
+    summary["peak_rss_mb"] = sampler.peak_mb(0, float("inf"))
     summary["seconds"] = round(time.monotonic() - started, 1)
     if not result.success:
         failed = [
@@ -201,6 +247,8 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     print(f"rows loaded:       {summary.get('rows_loaded', 0)}")
     print(f"rows quarantined:  {summary.get('rows_quarantined', 0)}")
     print(f"files rejected:    {summary.get('files_rejected', 0)}")
+    if summary.get("peak_rss_mb"):
+        print(f"peak memory:       {summary['peak_rss_mb']:,.0f} MB (job + dbt)")
     for extra in summary.get("extra_lines", []):
         print(extra)
     if summary["success"]:
@@ -259,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--customers", type=int, default=5000)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--end-date", type=_date, help="last day of data (default: yesterday)")
+    gen.add_argument(
+        "--next-night",
+        type=_date,
+        metavar="DAY",
+        help="instead: add the next night's delivery (new lines dated DAY) to an "
+        "already generated home",
+    )
+    gen.add_argument(
+        "--new-lines",
+        type=float,
+        default=0.01,
+        help="with --next-night: new lines as a fraction of existing (default 0.01)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     run = with_home(sub.add_parser("run", help="run the nightly job in-process"))
