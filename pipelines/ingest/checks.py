@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,13 +125,21 @@ def _frame_select(contract: EntityContract) -> str:
                 f"case when {typed} is not null then least(greatest(cast({typed} as timestamp), "
                 "timestamp '1700-01-01'), timestamp '2200-01-01') end"
             )
+        elif col.type in (c.MONEY, c.QUANTITY, c.INTEGER):
+            typed = f"cast({typed} as double)"
         parts.append(f'{typed} as "{col.name}"')
     return ", ".join(parts)
 
 
-def to_frame(con: duckdb.DuckDBPyConnection, contract: EntityContract, sql: str, params=None):
-    """Run ``sql`` (selecting from ``_checked``) and return a canonical pandas frame."""
-    df = con.execute(sql, params or []).df()
+def to_frame(con: duckdb.DuckDBPyConnection, contract: EntityContract, sql: str):
+    """Run ``sql`` (selecting from ``_checked``) and return a canonical pandas frame.
+
+    Goes through Arrow: an order of magnitude faster than ``.df()`` for text columns.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "extra copy": small next to .df()
+        table = con.execute(sql).to_arrow_table()
+    df = table.to_pandas()
     for col in contract.columns:
         series = df[col.name]
         if col.type in (c.TIMESTAMP, c.DATE):
@@ -163,21 +172,18 @@ def _outcomes(suite) -> list[ExpectationOutcome]:
     return out
 
 
-def _rows_from(entries: list[Any]) -> list[int]:
-    rows = []
-    for entry in entries or []:
-        if isinstance(entry, dict) and ROW_NUMBER in entry:
-            rows.append(int(entry[ROW_NUMBER]))
-    return rows
+def _rows_from(entries: list[Any] | None) -> list[int]:
+    """Row numbers from GX's index list (the frame's index is ``_row_number``)."""
+    return [int(entry) for entry in entries or [] if not isinstance(entry, dict)]
 
 
 def _validate_frame(suite, df, outcomes: list[ExpectationOutcome], sample_size: int) -> None:
+    # The index carries the record numbers: GX then reports unexpected rows as a plain
+    # list of index values (vectorised), not per-row lookups of an id column.
+    df.index = df[ROW_NUMBER].to_numpy()
     ctx = _gx()
     batch = ctx["batch_definition"].get_batch(batch_parameters={"dataframe": df})
-    result = batch.validate(
-        suite,
-        result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [ROW_NUMBER]},
-    )
+    result = batch.validate(suite, result_format={"result_format": "SUMMARY"})
     by_id = {exp.id: exp for exp in suite.expectations}
     order = {exp.id: i for i, exp in enumerate(suite.expectations)}
     for r in result.results:
@@ -200,19 +206,14 @@ def _validate_frame(suite, df, outcomes: list[ExpectationOutcome], sample_size: 
             outcome.success = False  # table/column-level expectation (types, column set)
             outcome.error = f"observed {res.get('observed_value')!r}"
         if unexpected:
-            partial = res.get("partial_unexpected_index_list") or []
-            for entry in partial:
-                if len(outcome.sample) < sample_size and isinstance(entry, dict):
-                    outcome.sample.append({k: v for k, v in entry.items()})
+            rows = _rows_from(res.get("partial_unexpected_index_list"))
+            values = res.get("partial_unexpected_list") or [None] * len(rows)
+            for row, value in zip(rows, values, strict=False):
+                if len(outcome.sample) < sample_size:
+                    outcome.sample.append({"row": row, outcome.column or "value": value})
             if outcome.tier == "row":
                 # every unexpected row number: validate this one expectation again in full
-                full = batch.validate(
-                    by_id[exp_id],
-                    result_format={
-                        "result_format": "COMPLETE",
-                        "unexpected_index_column_names": [ROW_NUMBER],
-                    },
-                )
+                full = batch.validate(by_id[exp_id], result_format={"result_format": "COMPLETE"})
                 outcome.row_numbers += _rows_from(full.result.get("unexpected_index_list"))
 
 
@@ -251,9 +252,10 @@ def validate_batch(
             df = to_frame(
                 con,
                 contract,
-                f"select * from (select {select} from _checked where {where} "
-                f"order by hash({ROW_NUMBER}, ?), {ROW_NUMBER} limit ?) order by {ROW_NUMBER}",
-                [cfg.gx.sample_seed, cfg.gx.sample_rows],
+                f"select {select} from _checked where {where} and {ROW_NUMBER} in ("
+                f"select {ROW_NUMBER} from _checked where {where} "
+                f"order by hash({ROW_NUMBER} + {int(cfg.gx.sample_seed)}), {ROW_NUMBER} "
+                f"limit {int(cfg.gx.sample_rows)}) order by {ROW_NUMBER}",
             )
             validated = len(df)
             _validate_frame(suite, df, outcomes, cfg.log_sample_size)
@@ -272,8 +274,8 @@ def validate_batch(
                     con,
                     contract,
                     f"select {select} from _checked where {where} "
-                    f"and {ROW_NUMBER} between ? and ? order by {ROW_NUMBER}",
-                    [start, start + step - 1],
+                    f"and {ROW_NUMBER} between {start} and {start + step - 1} "
+                    f"order by {ROW_NUMBER}",
                 )
                 if len(df) == 0:
                     continue

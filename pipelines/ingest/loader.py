@@ -274,7 +274,7 @@ def load_file(
                 **ledger,
             )
         else:
-            loaded, amount = _insert_rows(con, contract, batch_id, name)
+            loaded, amount = _insert_rows(con, contract, batch_id, name, set(read.columns))
             result.rows_loaded = loaded
             result.rows_quarantined = quarantined
             result.message = "; ".join(notes)
@@ -398,12 +398,18 @@ def _finish_interrupted_reject(
 
 
 def _insert_rows(
-    con: duckdb.DuckDBPyConnection, contract: EntityContract, batch_id: int, name: str
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    batch_id: int,
+    name: str,
+    present: set[str],
 ) -> tuple[int, Any]:
     entity = contract.entity
     names = contract.names
     typed = ", ".join(quote_ident("t_" + n) for n in names)
-    orig = ", ".join(quote_ident("o_" + n) for n in names)
+    orig = ", ".join(
+        f"l.{quote_ident(n)}" if n in present else "cast(null as varchar)" for n in names
+    )
     raw_cols = ", ".join(quote_ident(n) for n in names)
     q_cols = (
         f"_batch_id, _file_name, _row_number, reason_code, reason_message, {raw_cols}, _raw_line"
@@ -415,11 +421,12 @@ def _insert_rows(
     )
     con.execute(
         f"insert into quarantine.{entity} ({q_cols}) "
-        f"select {batch_id}, {sql_str(name)}, _row_number, "
-        "split_part(_all_problems[1], '|', 1), "
-        "array_to_string(list_transform(_all_problems, "
+        f"select {batch_id}, {sql_str(name)}, c._row_number, "
+        "split_part(c._all_problems[1], '|', 1), "
+        "array_to_string(list_transform(c._all_problems, "
         "lambda x: substr(x, strpos(x, '|') + 1)), '; '), "
-        f"{orig}, null from _checked where len(_all_problems) > 0 order by _row_number"
+        f"{orig}, null from _checked c join _landing l on l._row_number = c._row_number "
+        "where len(c._all_problems) > 0 order by c._row_number"
     )
     nulls = ", ".join("null" for _ in names)
     con.execute(

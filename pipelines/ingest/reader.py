@@ -157,8 +157,8 @@ def normalise_columns(names: list[str]) -> list[str]:
 # readers
 # ---------------------------------------------------------------------------------
 def read_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> ReadResult:
+    con.execute("drop view if exists _landing")
     for table in (
-        "_landing",
         "_landing_read",
         "_jsonl",
         "_jsonl_read",
@@ -234,12 +234,19 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 
 
 def _number_rows(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
-    """``_landing`` from ``_landing_read``: good record g (0-based) gets its record number
-    g + 1 + (malformed records before it)."""
+    """View ``_landing`` over ``_landing_read``: good record g (0-based) gets its record
+    number g + 1 + (malformed records before it)."""
     cols = ", ".join(quote_ident(col) for col in columns)
+    malformed = con.execute("select count(*) from _malformed").fetchone()
+    if not malformed or not malformed[0]:
+        con.execute(
+            f"create temp view _landing as select rowid + 1 as _row_number, {cols} "
+            "from _landing_read"
+        )
+        return
     con.execute(
         f"""
-        create temp table _landing as
+        create temp view _landing as
         with bad as (
             select _row_number as rec, row_number() over (order by _row_number) - 1 as i
             from _malformed
@@ -250,7 +257,6 @@ def _number_rows(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
         from good asof left join steps on good.g >= steps.g
         """
     )
-    con.execute("drop table _landing_read")
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
@@ -264,9 +270,10 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             for src, dst in zip(names, columns, strict=True)
         )
         con.execute(
-            f"create temp table _landing as select file_row_number + 1 as _row_number, {casts} "
-            f"from read_parquet({p}, file_row_number = true)"
+            f"create temp table _landing_read as select file_row_number + 1 as _row_number, "
+            f"{casts} from read_parquet({p}, file_row_number = true)"
         )
+        con.execute("create temp view _landing as select * from _landing_read")
     except duckdb.Error as exc:
         text = " ".join(str(exc).split())[:300]
         raise RejectedFile(
@@ -325,10 +332,11 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         for k, n in zip(keys, columns, strict=True)
     )
     con.execute(
-        f"create temp table _landing as select _row_number{', ' + cols if cols else ''} "
+        f"create temp table _landing_read as select _row_number{', ' + cols if cols else ''} "
         "from _jsonl order by _row_number"
     )
     con.execute("drop table _jsonl")
+    con.execute("create temp view _landing as select * from _landing_read")
     return columns
 
 

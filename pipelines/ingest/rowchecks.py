@@ -1,7 +1,7 @@
 """Type and check every row of a landing file in SQL.
 
 ``build_checked_table`` turns ``_landing`` (text) into the temp table
-``_checked``: typed columns ``t_<name>``, the original text ``o_<name>`` and
+``_checked``: typed columns ``t_<name>`` and
 ``_all_problems``, a list of ``'reason_code|message'`` strings (empty = good
 row). The reason codes are the row checks of pipelines/quality/config.py.
 Messages never repeat the value of a personal-data column.
@@ -62,7 +62,8 @@ class IngestRules:
 
 
 def _text(col: str) -> str:
-    return f"nullif(trim({quote_ident(col)}), '')"
+    """The trimmed text of a column, NULL when empty (computed once as ``r_<col>``)."""
+    return quote_ident(f"r_{col}")
 
 
 def typed_expr(column: c.Column, tz: str) -> str:
@@ -90,16 +91,30 @@ def typed_expr(column: c.Column, tz: str) -> str:
             f"when lower({raw}) in ({false_words}) then false end"
         )
     if column.type == c.INTEGER:
-        # try_cast would round '1.5' to 2: accept whole numbers only
+        # try_cast would round '1.5' to 2: accept whole numbers only ('3' fast, '3.0' too)
         return (
-            f"case when regexp_full_match({raw}, {sql_str(INTEGER_PATTERN)}) "
+            f"case when {raw} is null then null "
+            f"when not contains({raw}, '.') and not contains(lower({raw}), 'e') "
+            f"then try_cast({raw} as integer) "
+            f"when regexp_full_match({raw}, {sql_str(INTEGER_PATTERN)}) "
             f"then try_cast(try_cast({raw} as decimal(38, 6)) as integer) end"
         )
     return f"try_cast({raw} as {c.DUCKDB_TYPES[column.type]})"
 
 
-def _problem(condition: str, code: str, message_sql: str) -> str:
-    return f"case when {condition} then {sql_str(code + '|')} || {message_sql} end"
+@dataclass(frozen=True)
+class Problem:
+    condition: str  # SQL boolean: the row has this problem
+    code: str
+    message: str  # SQL text, evaluated only for rows with the problem
+
+    @property
+    def sql(self) -> str:
+        return f"case when {self.condition} then {sql_str(self.code + '|')} || {self.message} end"
+
+
+def _problem(condition: str, code: str, message_sql: str) -> Problem:
+    return Problem(condition, code, message_sql)
 
 
 def _value(col: c.Column, expr: str) -> str:
@@ -107,9 +122,9 @@ def _value(col: c.Column, expr: str) -> str:
     return "'(value hidden)'" if col.pii else f"'''' || {expr} || ''''"
 
 
-def row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
-    """SQL expressions yielding 'code|message' for each problem of a row, else NULL."""
-    checks: list[str] = []
+def row_checks(contract: EntityContract, rules: IngestRules) -> list[Problem]:
+    """Every problem a row of this entity can have."""
+    checks: list[Problem] = []
     for col in contract.columns:
         raw = _text(col.name)
         typed = quote_ident(f"t_{col.name}")
@@ -121,10 +136,11 @@ def row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
                 )
             )
         if col.type in (c.MONEY, c.QUANTITY, c.INTEGER):
+            untyped = f"{raw} is not null and {typed} is null"
             finite = f"isfinite(try_cast({raw} as double))"
             checks.append(
                 _problem(
-                    f"{raw} is not null and {typed} is null and {finite}",
+                    f"case when {untyped} then coalesce({finite}, false) else false end",
                     "numeric_out_of_range" if col.type != c.INTEGER else "not_numeric",
                     f"{label} || {_value(col, raw)} || "
                     + (
@@ -136,7 +152,7 @@ def row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
             )
             checks.append(
                 _problem(
-                    f"{raw} is not null and {typed} is null and not coalesce({finite}, false)",
+                    f"case when {untyped} then not coalesce({finite}, false) else false end",
                     "not_numeric",
                     f"{label} || {_value(col, raw)} || ' is not a number'",
                 )
@@ -194,10 +210,10 @@ def row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
     return checks
 
 
-def _entity_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
+def _entity_checks(contract: EntityContract, rules: IngestRules) -> list[Problem]:
     entity = contract.entity
     names = contract.names
-    checks: list[str] = []
+    checks: list[Problem] = []
     if "channel" in names and entity in rules.channels:
         allowed = ", ".join(sql_str(x) for x in rules.channels[entity])
         checks.append(
@@ -258,68 +274,91 @@ def _entity_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
     return checks
 
 
+def _original(present: set[str], alias: str, name: str) -> str:
+    """A row's original text of a column (NULL when the file does not have the column)."""
+    return f"{alias}.{quote_ident(name)}" if name in present else "cast(null as varchar)"
+
+
 def build_checked_table(
     con: duckdb.DuckDBPyConnection, contract: EntityContract, rules: IngestRules, present: set[str]
 ) -> None:
-    """Temp table ``_checked``: typed columns t_*, original text o_*, and problems."""
-    typed_cols, orig_cols = [], []
+    """Temp table ``_checked``: ``_row_number``, typed columns t_* and ``_all_problems``.
+
+    The original text stays in ``_landing`` (joined back for quarantined rows only)."""
+    text_cols, typed_cols = [], []
     for col in contract.columns:
         if col.name in present:
-            typed_cols.append(
-                f"{typed_expr(col, rules.business_time_zone)} as {quote_ident('t_' + col.name)}"
+            text_cols.append(
+                f"nullif(trim({quote_ident(col.name)}), '') as {quote_ident('r_' + col.name)}"
             )
-            orig_cols.append(f"{quote_ident(col.name)} as {quote_ident('o_' + col.name)}")
-        else:
-            default = (
-                f"cast({sql_str(col.default)} as {c.DUCKDB_TYPES[col.type]})"
-                if col.default is not None
-                else f"cast(null as {c.DUCKDB_TYPES[col.type]})"
-            )
-            typed_cols.append(f"{default} as {quote_ident('t_' + col.name)}")
-            orig_cols.append(f"cast(null as varchar) as {quote_ident('o_' + col.name)}")
-    # an absent optional column is read as empty text by the checks
-    missing_text = [
-        f"cast(null as varchar) as {quote_ident(col.name)}"
-        for col in contract.columns
-        if col.name not in present
-    ]
-    base_select = "*" + "".join(", " + m for m in missing_text)
-    key_cols = ", ".join(quote_ident("t_" + k) for k in contract.key)
-    all_orig = ", ".join(quote_ident("o_" + n) for n in contract.names)
-    checks = ",\n".join(row_checks(contract, rules))
+        else:  # an absent optional column reads as empty text
+            text_cols.append(f"cast(null as varchar) as {quote_ident('r_' + col.name)}")
+        typed_cols.append(
+            f"{typed_expr(col, rules.business_time_zone)} as {quote_ident('t_' + col.name)}"
+        )
+    problems = row_checks(contract, rules)
+    any_problem = " or ".join(f"({p.condition})" for p in problems)
+    listed = ",\n".join(p.sql for p in problems)
+    t_names = ", ".join(quote_ident("t_" + n) for n in contract.names)
     con.execute("drop table if exists _checked")
     con.execute(
         f"""
         create temp table _checked as
-        with src as (select {base_select} from _landing),
-        typed as (
-            select _row_number, {", ".join(typed_cols)}, {", ".join(orig_cols)},
-                   {", ".join(quote_ident(n) for n in contract.names)}
-            from src
-        ),
-        checked as (
-            select *, list_filter([{checks}], lambda x: x is not null) as _problems
-            from typed
-        ),
-        flagged as (select *, len(_problems) = 0 as _ok from checked),
-        numbered as (
-            select *,
-                -- duplicates are judged among the rows without other problems
-                row_number() over (partition by _ok, {key_cols} order by _row_number) as _key_seq,
-                row_number() over (partition by _ok, {all_orig} order by _row_number) as _dup_seq,
-                min(_row_number) over (partition by _ok, {key_cols}) as _first_row
-            from flagged
-        )
-        select _row_number, {", ".join(quote_ident("t_" + n) for n in contract.names)},
-            {all_orig},
-            case
-                when _ok and _key_seq > 1 and _dup_seq > 1
-                    then ['duplicate_row|exact copy of record ' || _first_row || ' in the same file']
-                when _ok and _key_seq > 1
-                    then ['duplicate_key|key ({", ".join(contract.key)}) already used by record '
-                          || _first_row || ' in the same file with different values']
-                else _problems
+        with src as (select _row_number, {", ".join(text_cols)} from _landing),
+        typed as (select *, {", ".join(typed_cols)} from src)
+        select _row_number, {t_names},
+            -- the list of problems is only built for rows that have one
+            case when {any_problem}
+                then list_filter([{listed}], lambda x: x is not null)
+                else []::varchar[]
             end as _all_problems
-        from numbered
+        from typed
         """
+    )
+    _mark_duplicates(con, contract, present)
+
+
+def _mark_duplicates(
+    con: duckdb.DuckDBPyConnection, contract: EntityContract, present: set[str]
+) -> None:
+    """Among rows without other problems, a later record with the key of an earlier one is a
+    ``duplicate_row`` (exact copy of the original text) or ``duplicate_key`` (other values)."""
+    keys = ", ".join(quote_ident("t_" + k) for k in contract.key)
+    join = " and ".join(
+        f"d.{quote_ident('t_' + k)} = f.{quote_ident('t_' + k)}" for k in contract.key
+    )
+    same = " and ".join(
+        f"{_original(present, 'ld', n)} is not distinct from {_original(present, 'lf', n)}"
+        for n in contract.names
+    )
+    key_list = ", ".join(contract.key)
+    con.execute("drop table if exists _dups")
+    con.execute(
+        f"""
+        create temp table _dups as
+        with ok as (select _row_number, {keys} from _checked where len(_all_problems) = 0),
+        firsts as (
+            select {keys}, min(_row_number) as _first_row
+            from ok group by {keys} having count(*) > 1
+        ),
+        pairs as (
+            select d._row_number, f._first_row
+            from ok d join firsts f on {join}
+            where d._row_number > f._first_row
+        )
+        select pairs._row_number,
+            case when {same}
+                then 'duplicate_row|exact copy of record ' || pairs._first_row
+                    || ' in the same file'
+                else 'duplicate_key|key ({key_list}) already used by record '
+                    || pairs._first_row || ' in the same file with different values'
+            end as problem
+        from pairs
+        join _landing ld on ld._row_number = pairs._row_number
+        join _landing lf on lf._row_number = pairs._first_row
+        """
+    )
+    con.execute(
+        "update _checked set _all_problems = [_dups.problem] from _dups "
+        "where _checked._row_number = _dups._row_number"
     )

@@ -127,3 +127,15 @@ def test_revenue_reconciles_with_redeliveries_and_fails_on_tampering(tmp_path) -
     finally:
         con.close()
     assert tampered.batch_mismatches and tampered.ledger_total != tampered.raw_total
+
+
+def test_data_quality_log_columns_are_documented() -> None:
+    import duckdb
+
+    from pipelines.quality.assets import LOG_COLUMNS
+    from pipelines.quality.log import ensure_log
+
+    con = duckdb.connect()
+    ensure_log(con)
+    columns = [row[0] for row in con.execute("describe marts.data_quality_log").fetchall()]
+    assert columns == list(LOG_COLUMNS)
