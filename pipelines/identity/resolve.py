@@ -54,9 +54,7 @@ create table if not exists identity.resolved_records (
     phone_status varchar not null,
     loyalty_status varchar not null,
     first_as_of date not null,
-    changed_as_of date not null,
-    as_of date not null,
-    run_id varchar not null
+    changed_as_of date not null
 );
 create table if not exists identity.quality_log (
     as_of date not null,
@@ -94,6 +92,7 @@ class ResolveResult:
     merges: int = 0
     splits: int = 0
     records_rekeyed: int = 0
+    map_rows_written: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,7 +309,7 @@ def register_clusters(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> Non
 def record_map_sql(prob_edges: bool) -> str:
     """This run's record map: record → key, link rule, normalised identifiers, statuses.
 
-    Parameters: as_of, run_id.
+    Parameter: as_of. Columns in the order of ``identity.resolved_records``.
     """
     prob = "true" if prob_edges else "false"
     rule = " ".join(f"when g.{k}_link is not null then '{k}'" for k in IDENTIFIER_KINDS)
@@ -333,9 +332,7 @@ def record_map_sql(prob_edges: bool) -> str:
                g.loyalty_id_guard as loyalty_status,
                coalesce(k.old_first_as_of, $as_of) as first_as_of,
                case when k.old_key = k.customer_key then k.old_changed_as_of
-                    else $as_of end as changed_as_of,
-               $as_of as as_of,
-               $run_id as run_id
+                    else $as_of end as changed_as_of
         from _id_records as r
         join _id_keyed as k using (rec_id)
         join sizes as s using (customer_key)
@@ -414,21 +411,42 @@ def write_outputs(
 ) -> None:
     """Record map (= key state), history, quality rows and run log in ONE transaction.
 
-    The new map is built next to the old one and swapped in; a crash at any point
-    leaves the previous night's state untouched.
+    The new map is compared with the stored one and only new, changed and vanished rows
+    are written; a crash at any point leaves the previous night's state untouched.
     """
     import json
 
     params = {"as_of": as_of, "run_id": run_id}
+    # Only new and changed rows are written: a quiet night touches few rows of the map.
+    con.execute(
+        "create or replace temp table _id_map as " + record_map_sql(prob_edges),
+        {"as_of": as_of},
+    )
+    con.execute(
+        """
+        create or replace temp table _id_map_changed as
+        select * from _id_map except select * from identity.resolved_records;
+
+        create or replace temp table _id_map_delete as
+        select source_system, source_customer_id from _id_map_changed
+        union all
+        (select source_system, source_customer_id from identity.resolved_records
+         except select source_system, source_customer_id from _id_map);
+        """
+    )
+    result.map_rows_written = int(
+        con.execute("select count(*) from _id_map_changed").fetchall()[0][0]
+    )
     con.execute("begin transaction")
     try:
         con.execute(
-            "create or replace table identity.resolved_records__next as "
-            + record_map_sql(prob_edges),
-            params,
+            """
+            delete from identity.resolved_records as r using _id_map_delete as d
+            where r.source_system = d.source_system
+              and r.source_customer_id = d.source_customer_id
+            """
         )
-        con.execute("drop table identity.resolved_records")
-        con.execute("alter table identity.resolved_records__next rename to resolved_records")
+        con.execute("insert into identity.resolved_records select * from _id_map_changed")
         keys.write_history(con, as_of, run_id)
         _figures(con, "identity.resolved_records", result)
         con.execute("delete from identity.quality_log where as_of = ?", [as_of])
@@ -507,6 +525,9 @@ def resolve_identities(
         "_id_home",
         "_id_cluster_key",
         "_id_chosen",
+        "_id_map",
+        "_id_map_changed",
+        "_id_map_delete",
         "_id_keyed",
         "_id_key_changes",
     ):
