@@ -124,7 +124,7 @@ LATEST_CUSTOMERS_SQL = """
 
 
 def collect_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
-    """Temp table ``_id_records``: one row per source record with normalised identifiers.
+    """Temp view ``_id_records``: one row per source record with normalised identifiers.
 
     ``rec_id`` numbers the records 0..n-1 for the graph (in no particular order);
     ``rec_order`` (a hash of source_system and source_customer_id) orders them where the
@@ -166,23 +166,32 @@ def collect_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None
     if not parts:
         parts.append(f"select null::varchar, null::varchar, null::varchar, {nulls} where false")
     union = " union all ".join(f"({p})" for p in parts)
+    # No row_number() here: a window would run the whole (regex-heavy) pipeline on one
+    # thread. The rowid of the freshly built table numbers the records 0..n-1.
     con.execute(
         f"""
-        create or replace temp table _id_records as
+        create or replace temp table _id_records_base as
         with recs as (
             select * from ({union}) as r(source_system, source_customer_id, record_origin,
                                         birth_date, email, phone, loyalty_id)
         ),
-        numbered as (
-            select (row_number() over () - 1)::bigint as rec_id,
-                   (hash(source_system, '|', source_customer_id) >> 1)::bigint as rec_order,
-                   *
+        ordered as (
+            select (hash(source_system, '|', source_customer_id) >> 1)::bigint as rec_order, *
             from recs
         )
-        select * from ({identifiers_query("numbered", cfg)})
+        select * from ({identifiers_query("ordered", cfg)})
         """
     )
-    apply_phone_fallback(con, "_id_records", cfg)
+    apply_phone_fallback(con, "_id_records_base", cfg)
+    con.execute(
+        "create or replace temp view _id_records as "
+        "select rowid::bigint as rec_id, * from _id_records_base"
+    )
+    lo, hi, n = con.execute(
+        "select coalesce(min(rec_id), 0), coalesce(max(rec_id), -1), count(*) from _id_records"
+    ).fetchall()[0]
+    if (lo, hi) != (0, n - 1):  # pragma: no cover - DuckDB numbers a new table densely
+        raise RuntimeError(f"record ids are not dense: {lo}..{hi} for {n} records")
 
 
 # ---- 3. guards ---------------------------------------------------------------------------
@@ -418,35 +427,46 @@ def write_outputs(
 
     params = {"as_of": as_of, "run_id": run_id}
     # Only new and changed rows are written: a quiet night touches few rows of the map.
-    con.execute(
-        "create or replace temp table _id_map as " + record_map_sql(prob_edges),
-        {"as_of": as_of},
-    )
-    con.execute(
-        """
-        create or replace temp table _id_map_changed as
-        select * from _id_map except select * from identity.resolved_records;
-
-        create or replace temp table _id_map_delete as
-        select source_system, source_customer_id from _id_map_changed
-        union all
-        (select source_system, source_customer_id from identity.resolved_records
-         except select source_system, source_customer_id from _id_map);
-        """
-    )
-    result.map_rows_written = int(
-        con.execute("select count(*) from _id_map_changed").fetchall()[0][0]
-    )
-    con.execute("begin transaction")
-    try:
+    stored = con.execute("select count(*) from identity.resolved_records").fetchall()[0][0]
+    if stored:
+        con.execute(
+            "create or replace temp table _id_map as " + record_map_sql(prob_edges),
+            {"as_of": as_of},
+        )
         con.execute(
             """
-            delete from identity.resolved_records as r using _id_map_delete as d
-            where r.source_system = d.source_system
-              and r.source_customer_id = d.source_customer_id
+            create or replace temp table _id_map_changed as
+            select * from _id_map except select * from identity.resolved_records;
+
+            create or replace temp table _id_map_delete as
+            select source_system, source_customer_id from _id_map_changed
+            union all
+            (select source_system, source_customer_id from identity.resolved_records
+             except select source_system, source_customer_id from _id_map);
             """
         )
-        con.execute("insert into identity.resolved_records select * from _id_map_changed")
+        result.map_rows_written = int(
+            con.execute("select count(*) from _id_map_changed").fetchall()[0][0]
+        )
+    con.execute("begin transaction")
+    try:
+        if stored:
+            con.execute(
+                """
+                delete from identity.resolved_records as r using _id_map_delete as d
+                where r.source_system = d.source_system
+                  and r.source_customer_id = d.source_customer_id
+                """
+            )
+            con.execute("insert into identity.resolved_records select * from _id_map_changed")
+        else:  # first night: every row is new, written straight from the query
+            con.execute(
+                "insert into identity.resolved_records " + record_map_sql(prob_edges),
+                {"as_of": as_of},
+            )
+            result.map_rows_written = int(
+                con.execute("select count(*) from identity.resolved_records").fetchall()[0][0]
+            )
         keys.write_history(con, as_of, run_id)
         _figures(con, "identity.resolved_records", result)
         con.execute("delete from identity.quality_log where as_of = ?", [as_of])
@@ -516,8 +536,9 @@ def resolve_identities(
         con, as_of, run_id, result, cfg.probabilistic_enabled, before_commit=before_commit
     )
     lap("write")
+    con.execute("drop view if exists _id_records")
     for t in (
-        "_id_records",
+        "_id_records_base",
         "_id_guard",
         "_id_cluster",
         "_id_prev",
