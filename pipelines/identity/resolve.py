@@ -54,9 +54,7 @@ create table if not exists identity.resolved_records (
     phone_status varchar not null,
     loyalty_status varchar not null,
     first_as_of date not null,
-    changed_as_of date not null,
-    as_of date not null,
-    run_id varchar not null
+    changed_as_of date not null
 );
 create table if not exists identity.quality_log (
     as_of date not null,
@@ -94,6 +92,7 @@ class ResolveResult:
     merges: int = 0
     splits: int = 0
     records_rekeyed: int = 0
+    map_rows_written: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +124,7 @@ LATEST_CUSTOMERS_SQL = """
 
 
 def collect_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None:
-    """Temp table ``_id_records``: one row per source record with normalised identifiers.
+    """Temp view ``_id_records``: one row per source record with normalised identifiers.
 
     ``rec_id`` numbers the records 0..n-1 for the graph (in no particular order);
     ``rec_order`` (a hash of source_system and source_customer_id) orders them where the
@@ -167,23 +166,32 @@ def collect_records(con: duckdb.DuckDBPyConnection, cfg: IdentityConfig) -> None
     if not parts:
         parts.append(f"select null::varchar, null::varchar, null::varchar, {nulls} where false")
     union = " union all ".join(f"({p})" for p in parts)
+    # No row_number() here: a window would run the whole (regex-heavy) pipeline on one
+    # thread. The rowid of the freshly built table numbers the records 0..n-1.
     con.execute(
         f"""
-        create or replace temp table _id_records as
+        create or replace temp table _id_records_base as
         with recs as (
             select * from ({union}) as r(source_system, source_customer_id, record_origin,
                                         birth_date, email, phone, loyalty_id)
         ),
-        numbered as (
-            select (row_number() over () - 1)::bigint as rec_id,
-                   (hash(source_system, '|', source_customer_id) >> 1)::bigint as rec_order,
-                   *
+        ordered as (
+            select (hash(source_system, '|', source_customer_id) >> 1)::bigint as rec_order, *
             from recs
         )
-        select * from ({identifiers_query("numbered", cfg)})
+        select * from ({identifiers_query("ordered", cfg)})
         """
     )
-    apply_phone_fallback(con, "_id_records", cfg)
+    apply_phone_fallback(con, "_id_records_base", cfg)
+    con.execute(
+        "create or replace temp view _id_records as "
+        "select rowid::bigint as rec_id, * from _id_records_base"
+    )
+    lo, hi, n = con.execute(
+        "select coalesce(min(rec_id), 0), coalesce(max(rec_id), -1), count(*) from _id_records"
+    ).fetchall()[0]
+    if (lo, hi) != (0, n - 1):  # pragma: no cover - DuckDB numbers a new table densely
+        raise RuntimeError(f"record ids are not dense: {lo}..{hi} for {n} records")
 
 
 # ---- 3. guards ---------------------------------------------------------------------------
@@ -310,7 +318,7 @@ def register_clusters(con: duckdb.DuckDBPyConnection, labels: np.ndarray) -> Non
 def record_map_sql(prob_edges: bool) -> str:
     """This run's record map: record → key, link rule, normalised identifiers, statuses.
 
-    Parameters: as_of, run_id.
+    Parameter: as_of. Columns in the order of ``identity.resolved_records``.
     """
     prob = "true" if prob_edges else "false"
     rule = " ".join(f"when g.{k}_link is not null then '{k}'" for k in IDENTIFIER_KINDS)
@@ -333,9 +341,7 @@ def record_map_sql(prob_edges: bool) -> str:
                g.loyalty_id_guard as loyalty_status,
                coalesce(k.old_first_as_of, $as_of) as first_as_of,
                case when k.old_key = k.customer_key then k.old_changed_as_of
-                    else $as_of end as changed_as_of,
-               $as_of as as_of,
-               $run_id as run_id
+                    else $as_of end as changed_as_of
         from _id_records as r
         join _id_keyed as k using (rec_id)
         join sizes as s using (customer_key)
@@ -414,21 +420,53 @@ def write_outputs(
 ) -> None:
     """Record map (= key state), history, quality rows and run log in ONE transaction.
 
-    The new map is built next to the old one and swapped in; a crash at any point
-    leaves the previous night's state untouched.
+    The new map is compared with the stored one and only new, changed and vanished rows
+    are written; a crash at any point leaves the previous night's state untouched.
     """
     import json
 
     params = {"as_of": as_of, "run_id": run_id}
+    # Only new and changed rows are written: a quiet night touches few rows of the map.
+    stored = con.execute("select count(*) from identity.resolved_records").fetchall()[0][0]
+    if stored:
+        con.execute(
+            "create or replace temp table _id_map as " + record_map_sql(prob_edges),
+            {"as_of": as_of},
+        )
+        con.execute(
+            """
+            create or replace temp table _id_map_changed as
+            select * from _id_map except select * from identity.resolved_records;
+
+            create or replace temp table _id_map_delete as
+            select source_system, source_customer_id from _id_map_changed
+            union all
+            (select source_system, source_customer_id from identity.resolved_records
+             except select source_system, source_customer_id from _id_map);
+            """
+        )
+        result.map_rows_written = int(
+            con.execute("select count(*) from _id_map_changed").fetchall()[0][0]
+        )
     con.execute("begin transaction")
     try:
-        con.execute(
-            "create or replace table identity.resolved_records__next as "
-            + record_map_sql(prob_edges),
-            params,
-        )
-        con.execute("drop table identity.resolved_records")
-        con.execute("alter table identity.resolved_records__next rename to resolved_records")
+        if stored:
+            con.execute(
+                """
+                delete from identity.resolved_records as r using _id_map_delete as d
+                where r.source_system = d.source_system
+                  and r.source_customer_id = d.source_customer_id
+                """
+            )
+            con.execute("insert into identity.resolved_records select * from _id_map_changed")
+        else:  # first night: every row is new, written straight from the query
+            con.execute(
+                "insert into identity.resolved_records " + record_map_sql(prob_edges),
+                {"as_of": as_of},
+            )
+            result.map_rows_written = int(
+                con.execute("select count(*) from identity.resolved_records").fetchall()[0][0]
+            )
         keys.write_history(con, as_of, run_id)
         _figures(con, "identity.resolved_records", result)
         con.execute("delete from identity.quality_log where as_of = ?", [as_of])
@@ -498,8 +536,9 @@ def resolve_identities(
         con, as_of, run_id, result, cfg.probabilistic_enabled, before_commit=before_commit
     )
     lap("write")
+    con.execute("drop view if exists _id_records")
     for t in (
-        "_id_records",
+        "_id_records_base",
         "_id_guard",
         "_id_cluster",
         "_id_prev",
@@ -507,6 +546,9 @@ def resolve_identities(
         "_id_home",
         "_id_cluster_key",
         "_id_chosen",
+        "_id_map",
+        "_id_map_changed",
+        "_id_map_delete",
         "_id_keyed",
         "_id_key_changes",
     ):

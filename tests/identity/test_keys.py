@@ -45,6 +45,8 @@ def test_keys_are_stable_when_records_arrive(con):
     result = resolve(con, "2024-02-02")
     second = keys(con)
     assert {r: second[r] for r in first} == first
+    assert result.map_rows_written == 1  # only the new record's row is written
+    assert resolve(con, "2024-02-02").map_rows_written == 0  # a quiet rerun writes nothing
     assert second[("app", "A0")] > max(first.values())
     assert (result.new_keys, result.merges, result.splits) == (1, 0, 0)
     assert history(con) == []

@@ -19,5 +19,7 @@ select
     email_status,
     phone_status,
     loyalty_status,
-    as_of
+    first_as_of,
+    changed_as_of,
+    {{ as_of_date() }} as as_of
 from resolved
