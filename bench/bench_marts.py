@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from pipelines.settings import DBT_PROJECT_DIR  # noqa: E402
 
 SELECT = (
-    "rfm_segment_map int_rfm_cells_segmented int_customer_channels_summarised "
+    "rfm_segment_map int_rfm_cells_segmented int_customer_orders_summarised "
+    "int_customer_channels_summarised "
     "int_campaign_contacts_attributed path:models/marts/analytics"
 )
 
@@ -189,9 +191,13 @@ def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool, command: s
         args = dbt(command, SELECT)
     if full_refresh:
         args.append("--full-refresh")
+    load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(proc.stdout[-5000:] + proc.stderr[-3000:])
     results = json.loads((work / "target" / "run_results.json").read_text())
@@ -209,6 +215,10 @@ def run_dbt(db: Path, work: Path, as_of: dt.date, full_refresh: bool, command: s
         "full_refresh": full_refresh,
         "dbt_elapsed_s": round(results["elapsed_time"], 2),
         "wall_s": round(wall, 2),
+        # CPU seconds of the dbt process (DuckDB runs in it): less sensitive to other
+        # load on a shared machine than wall time; on 2 idle cores wall ≈ cpu / 2 + overhead
+        "cpu_s": round(cpu, 2),
+        "load_average_before": round(load_before, 2),
         "sum_model_s": round(sum(models.values()), 2),
         "models": dict(sorted(models.items(), key=lambda kv: -kv[1])),
     }
@@ -307,12 +317,15 @@ def markdown(r: dict) -> str:
         f"{d['months_of_history']} months. dbt and DuckDB with 2 threads, memory limit "
         f"{r['machine']['memory_limit']}; run under `nice` on a shared machine.",
         "",
-        "| scenario | as_of | dbt elapsed (s) | wall incl. dbt start-up (s) | slowest models (s) |",
-        "|---|---|---|---|---|",
+        "| scenario | as_of | dbt elapsed (s) | wall incl. dbt start-up (s) | CPU (s) | load avg | slowest (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, s in r["scenarios"].items():
         slow = ", ".join(f"{m} {t}" for m, t in list(s["models"].items())[:4])
-        lines.append(f"| {name} | {s['as_of']} | {s['dbt_elapsed_s']} | {s['wall_s']} | {slow} |")
+        lines.append(
+            f"| {name} | {s['as_of']} | {s['dbt_elapsed_s']} | {s['wall_s']} | {s['cpu_s']} "
+            f"| {s['load_average_before']} | {slow} |"
+        )
     lines += ["", "Rows after the last scenario:", ""]
     lines += [f"- {k}: {v:,}" for k, v in r["rows"].items()]
     return "\n".join(lines) + "\n"
