@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ class BatchResult:
     reasons: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step of the load
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -221,15 +223,18 @@ def load_file(
     file_hash = file_hash or file_sha256(path)
     name = _relative_name(settings, path)
     result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
+    clock = _Clock(result.seconds)
     try:
         read = _read(con, contract, path)
     except RejectedFile as exc:
         return _reject(con, settings, quality, result, path, exc, rules, run_id)
-
+    clock.lap("read")
     build_checked_table(con, contract, rules, set(read.columns))
+    clock.lap("row_checks")
     report = validate_batch(con, contract, rules, quality)
     result.validation = report.summary()
     gx_findings = _apply_gx(con, contract, quality, report, name)
+    clock.lap("gx")
     findings = [
         *_column_findings(contract, quality, read, name),
         *_row_findings(con, contract, quality, read, name),
@@ -237,6 +242,7 @@ def load_file(
         *_redelivery_findings(con, contract, quality, name),
     ]
     counts = _reason_counts(con)
+    clock.lap("findings")
     quarantined = sum(counts.values())
     result.rows_in_file = read.records
     result.reasons = counts
@@ -289,14 +295,29 @@ def load_file(
                 **ledger,
             )
         write_findings(con, run_id, rules.as_of, findings)
+        clock.lap("insert")
         pause_point("ingest_commit")
         con.execute("commit")
+        clock.lap("commit")
     except BaseException:
         con.execute("rollback")
         raise
     result.batch_id = batch_id
     result.findings = findings
     return result
+
+
+class _Clock:
+    """Seconds per step of a load, collected into ``BatchResult.seconds``."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+        self.last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.into[step] = round(now - self.last, 3)
+        self.last = now
 
 
 def _read(con: duckdb.DuckDBPyConnection, contract: EntityContract, path: Path) -> ReadResult:
@@ -417,7 +438,7 @@ def _insert_rows(
     con.execute(
         f"insert into raw.{entity} ({raw_cols}, _batch_id, _row_number) "
         f"select {typed}, {batch_id}, _row_number from _checked "
-        "where len(_all_problems) = 0 order by _row_number"
+        "where len(_all_problems) = 0"  # no sort: _row_number carries the order
     )
     con.execute(
         f"insert into quarantine.{entity} ({q_cols}) "
