@@ -6,7 +6,7 @@ CRM_HOME ?= data
 CUSTOMERS ?= 5000
 SEED ?= 42
 
-.PHONY: install run test test-fast lint dev bench clean
+.PHONY: install run test test-all lint dev bench clean
 
 install: $(VENV)/.installed
 
@@ -23,13 +23,13 @@ run: install
 	$(BIN)/crm generate --home $(CRM_HOME) --customers $(CUSTOMERS) --seed $(SEED)
 	$(BIN)/crm run --home $(CRM_HOME)
 
-## Lint, then the whole test suite (CI runs exactly this).
+## Lint, then the test suite without the end-to-end tests marked slow (CI runs exactly this).
 test: install lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
 
-## Everything but the tests marked slow.
-test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+## Everything, including the slow end-to-end tests (real nightly runs, crash kills).
+test-all: install lint
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check pipelines models tests bench
