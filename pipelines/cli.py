@@ -8,13 +8,11 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, Settings
+from pipelines.settings import REPO_ROOT, Settings
 
 
 def _date(value: str) -> dt.date:
@@ -32,18 +30,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 # ---- generate -------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generator import generate
-
     settings = _settings(args)
     settings.ensure_dirs()
-    end_date = args.end_date or _default_end_date(settings)
     started = time.monotonic()
+    if args.next_night:
+        from pipelines.generator import generate_next_night
+
+        night = generate_next_night(
+            settings, seed=args.seed, day=args.next_night, new_line_fraction=args.new_lines
+        )
+        print(
+            f"wrote the delivery of night {args.next_night} in "
+            f"{time.monotonic() - started:.1f}s: {night}"
+        )
+        return 0
+    from pipelines.generator import generate
+
+    end_date = args.end_date or _default_end_date(settings)
     result = generate(settings, customers=args.customers, seed=args.seed, end_date=end_date)
     print(
         f"generated sample for {args.customers} customers (seed {args.seed}, "
         f"end date {end_date}) in {time.monotonic() - started:.1f}s into {settings.landing_dir}"
     )
-    print(result.describe() if hasattr(result, "describe") else result)
+    print(f"rows: {result.rows}; of which planted dirty rows: {result.dirty_rows}")
     return 0
 
 
@@ -54,35 +63,6 @@ def _default_end_date(settings: Settings) -> dt.date:
 
 
 # ---- run ------------------------------------------------------------------------
-def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project so Dagster loads a manifest that matches the code."""
-    env = settings.dbt_env()
-    dbt = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
-    proc = subprocess.run(
-        [
-            dbt,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(settings.dbt_target_dir),
-            # the same --vars as the build, so the build's partial parse is a cache hit
-            "--vars",
-            json.dumps(settings.dbt_vars(as_of)),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"dbt parse failed (exit {proc.returncode})")
-
-
 def _instance(settings: Settings):
     """A persistent Dagster instance in state/dagster, configured by the repo's dagster.yaml."""
     from dagster import DagsterInstance
@@ -97,9 +77,14 @@ def _instance(settings: Settings):
 
 
 def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool) -> dict[str, Any]:
+    from pipelines.scoring.report import read_state, summary_lines
     from pipelines.warehouse import connect, table_exists
 
     summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat(), "success": success}
+    scoring = read_state(settings, run_id)
+    if scoring is not None:
+        summary["scoring"] = scoring
+        summary["extra_lines"] = [*summary.get("extra_lines", []), *summary_lines(scoring)]
     con = connect(settings)
     try:
         if table_exists(con, "raw", "_batches"):
@@ -122,6 +107,9 @@ def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool)
             summary["rows_loaded"] = sum(int(r[3]) for r in rows)
             summary["rows_quarantined"] = sum(int(r[4]) for r in rows)
             summary["files_rejected"] = sum(int(r[2]) for r in rows if r[1] == "rejected")
+        from pipelines.quality.summary import quality_summary
+
+        summary.update(quality_summary(con, run_id))
     finally:
         con.close()
     if success and settings.warehouse_path.exists():
@@ -154,27 +142,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
 
     settings = _settings(args)
+    from pipelines.publish.publisher import recover_interrupted_publish
+
+    recover_interrupted_publish(settings)  # after a killed run: leftovers of its publish
     settings.ensure_dirs()
     as_of = args.as_of or default_as_of(settings)
     started = time.monotonic()
     report("run", f"home {settings.home}, as_of {as_of}")
-    _prepare_dbt(settings, as_of)
+    from pipelines.transform.project import parse_dbt_project
+
+    parse_dbt_project(settings, as_of)
     report("run", "dbt project parsed")
 
     from pipelines.definitions import defs
+    from pipelines.run_report import RssSampler, as_dicts, step_figures
 
     job = defs.resolve_job_def("nightly")
-    result = job.execute_in_process(
-        instance=_instance(settings),
-        tags={
-            AS_OF_TAG: as_of.isoformat(),
-            FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
-            WRITER_TAG: "true",
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        raise_on_error=False,
-    )
+    instance = _instance(settings)
+    with RssSampler() as sampler:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                AS_OF_TAG: as_of.isoformat(),
+                FULL_REFRESH_TAG: str(bool(args.full_refresh)).lower(),
+                WRITER_TAG: "true",
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
     summary = _run_summary(settings, result.run_id, as_of, result.success)
+    summary["stages"] = as_dicts(step_figures(instance, result.run_id, sampler))
+    summary["dbt_layers"] = [
+        layer
+        for path in sorted(settings.dbt_target_dir.glob("*/layer_seconds.json"))
+        for layer in json.loads(path.read_text(encoding="utf-8"))
+    ]
+    summary["peak_rss_mb"] = sampler.peak_mb(0, float("inf"))
     summary["seconds"] = round(time.monotonic() - started, 1)
     if not result.success:
         failed = [
@@ -195,6 +198,8 @@ def _print_summary(summary: dict[str, Any], settings: Settings) -> None:
     print(f"rows loaded:       {summary.get('rows_loaded', 0)}")
     print(f"rows quarantined:  {summary.get('rows_quarantined', 0)}")
     print(f"files rejected:    {summary.get('files_rejected', 0)}")
+    if summary.get("peak_rss_mb"):
+        print(f"peak memory:       {summary['peak_rss_mb']:,.0f} MB (job + dbt)")
     for extra in summary.get("extra_lines", []):
         print(extra)
     if summary["success"]:
@@ -253,6 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--customers", type=int, default=5000)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--end-date", type=_date, help="last day of data (default: yesterday)")
+    gen.add_argument(
+        "--next-night",
+        type=_date,
+        metavar="DAY",
+        help="instead: add the next night's delivery (new lines dated DAY) to an "
+        "already generated home",
+    )
+    gen.add_argument(
+        "--new-lines",
+        type=float,
+        default=0.01,
+        help="with --next-night: new lines as a fraction of existing (default 0.01)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     run = with_home(sub.add_parser("run", help="run the nightly job in-process"))

@@ -6,7 +6,14 @@ delivery. See ``config.GeneratorConfig`` for every knob and its default.
 """
 
 from .config import GeneratorConfig
-from .core import GenerateResult, generate
+from .core import DEFAULT_END_DATE, GenerateResult, generate
 from .night import NightResult, generate_next_night
 
-__all__ = ["GenerateResult", "GeneratorConfig", "NightResult", "generate", "generate_next_night"]
+__all__ = [
+    "DEFAULT_END_DATE",
+    "GenerateResult",
+    "GeneratorConfig",
+    "NightResult",
+    "generate",
+    "generate_next_night",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -218,6 +219,7 @@ class ChunkBuilder:
         attr_orders = np.bincount(orders.campaign[orders.campaign >= 0], minlength=nc)
         persons_df = self.persons_frame(persons, records, life, cust_orders, person_rev)
         counts = {
+            **shared_identifier_stats(identity),
             "persons": persons.n,
             "records": records.n,
             "records_by_system": np.bincount(records.sys, minlength=4).tolist(),
@@ -249,9 +251,13 @@ class ChunkBuilder:
         self, entity: str, name: str, df: pl.DataFrame, fmt: str, n_dirty: int, style: str
     ) -> None:
         rows_clean = df.height
+        if rows_clean == 0:
+            return  # never write header-only batches (a bad-file case for the ingest)
+        path = self.t.landing_dir / entity / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv" and n_dirty:
             cal = self.w.cal
-            df, planted = dirty_mod.plant(
+            batch, planted = dirty_mod.plant(
                 df,
                 entity,
                 n_dirty,
@@ -266,11 +272,16 @@ class ChunkBuilder:
             for d in planted:
                 d.update(entity=entity, file=name)
             self.dirty_rows.extend(planted)
-        write_frame(df, self.t.landing_dir / entity / name, fmt)
-        self.files.append(FileInfo(entity, name, fmt, df.height, df.height - rows_clean))
+            batch.write_csv(path)
+            height = batch.height
+        else:
+            write_frame(df, path, fmt)
+            height = df.height
+        self.files.append(FileInfo(entity, name, fmt, height, height - rows_clean))
 
     def dirty_plan(self, entity: str, sizes: list[tuple[int, bool]], rate: float) -> list[int]:
-        """Dirty rows per file (only text files); chunk 0 gets every kind at least once."""
+        """Dirty rows per file (only text files); chunk 0 gets every kind at least once
+        (when the entity has at least 200 rows in the chunk)."""
         total = sum(s for s, _ in sizes)
         csv_total = sum(s for s, csv in sizes if csv)
         if csv_total == 0 or rate <= 0:
@@ -278,7 +289,7 @@ class ChunkBuilder:
         r = min(0.5, rate * total / csv_total)
         plan = [int(self.dirty_rng.binomial(s, r)) if csv else 0 for s, csv in sizes]
         k = len(DIRTY_KINDS[entity])
-        if self.t.chunk == 0 and sum(plan) < k:
+        if self.t.chunk == 0 and sum(plan) < k and total >= 200:
             big = max((i for i, (s, csv) in enumerate(sizes) if csv), key=lambda i: sizes[i][0])
             plan[big] += min(k - sum(plan), sizes[big][0])
         return plan
@@ -300,88 +311,87 @@ class ChunkBuilder:
             -1,
         )
         ids = pl.Series(list(records.source_customer_id), dtype=pl.String)
-        prefixes = pl.Series(list(SYSTEM_TXN_PREFIX), dtype=pl.String)
         stores = pl.Series(list(w.stores.store_id), dtype=pl.String)
         camps = pl.Series(list(w.campaigns.campaign_id) or [""], dtype=pl.String)
-        chunk_s = f"{self.t.chunk:04d}"
-        odf = pl.DataFrame(
-            {
-                "sys": orders.sys.astype(np.int8),
-                "sec": orders.sec,
-                "seq": seq,
-                "rec": rec,
-                "store": orders.store,
-                "camp": orders.campaign,
-            }
-        ).with_columns(
-            pl.concat_str(
-                [
-                    pl.lit(prefixes).gather(pl.col("sys").cast(pl.Int64)),
-                    pl.lit(chunk_s),
-                    pl.col("seq").cast(pl.String).str.zfill(8),
-                ]
-            ).alias("transaction_id"),
-            pl.when(pl.col("rec") >= 0)
-            .then(pl.lit(ids).gather(pl.col("rec").clip(0)))
-            .alias("source_customer_id"),
-            pl.when(pl.col("store") >= 0)
-            .then(pl.lit(stores).gather(pl.col("store").clip(0)))
-            .alias("store_id"),
-            pl.when(pl.col("camp") >= 0)
-            .then(pl.lit(camps).gather(pl.col("camp").clip(0)))
-            .alias("campaign_id"),
-        )
         cat = w.catalog
+        products = pl.Series(list(cat.product_id), dtype=pl.String)
         no_cost_sys = np.zeros(4, bool)
-        no_cur_sys = np.array([s in cfg.empty_currency_systems for s in SYSTEMS])
         no_cost_sys[3] = True  # the call centre does not send costs
         l_sys = orders.sys[lines.order].astype(np.int64)
         cost = np.where(lines.cost_missing | no_cost_sys[l_sys], -1, cat.cost[lines.product])
-        # lines in file order: (system, time, transaction id, line); ids follow that order
+        # lines in file order: (system, time, transaction id, line); ids follow that order, so
+        # every (system, year) file is one contiguous slice
         rank = np.empty(n_o, np.int64)
         rank[order_ix] = np.arange(n_o)
         lo = np.lexsort((lines.line, rank[lines.order]))
-        ldf = odf.select(
-            ["sys", "sec", "transaction_id", "source_customer_id", "store_id", "campaign_id"]
-        )[lines.order[lo]]
-        ldf = ldf.with_columns(
-            pl.Series("line_number", lines.line[lo], dtype=pl.Int64),
-            pl.Series("product_id", list(cat.product_id), dtype=pl.String)
-            .gather(pl.Series(lines.product[lo]))
-            .alias("product_id"),
-            pl.Series("quantity", lines.qty[lo], dtype=pl.Int64),
-            pl.Series("amount", lines.amount[lo], dtype=pl.Int64),
-            pl.Series("discount", lines.discount[lo], dtype=pl.Int64),
-            pl.Series("unit_cost", cost[lo], dtype=pl.Int64),
-            pl.Series("no_cur", no_cur_sys[l_sys[lo]]),
-        ).with_columns(
-            pl.when(pl.col("unit_cost") >= 0).then(pl.col("unit_cost")).alias("unit_cost"),
-            pl.when(~pl.col("no_cur")).then(pl.lit(self.t.currency)).alias("currency"),
-            pl.lit(pl.Series(list(SYSTEMS), dtype=pl.String))
-            .gather(pl.col("sys").cast(pl.Int64))
-            .alias("source_system"),
-            pl.lit(pl.Series(list(SYSTEM_CHANNEL), dtype=pl.String))
-            .gather(pl.col("sys").cast(pl.Int64))
-            .alias("channel"),
-            pl.from_epoch("sec", time_unit="s").dt.year().alias("year"),
-        )
+        o_of = lines.order[lo]
+        s_sys = orders.sys[o_of].astype(np.int64)
+        s_sec = orders.sec[o_of]
+        day = np.clip((s_sec - w.cal.start_epoch) // DAY, 0, w.cal.n_days - 1)
+        key = s_sys * 10_000 + w.cal.year[day]
+        bounds = np.flatnonzero(np.diff(key)) + 1
+        starts = np.concatenate([[0], bounds]) if len(key) else np.array([], np.int64)
+        ends = np.concatenate([bounds, [len(key)]]) if len(key) else np.array([], np.int64)
         end_year = w.cal.end.year
-        parts = ldf.partition_by(["sys", "year"], as_dict=True, maintain_order=True)
-        keys = sorted(parts)
-        sizes = [
-            (parts[k].height, txn_format(int(k[0]), int(k[1]), end_year) == "csv") for k in keys
+        slices = [
+            (int(key[a] // 10_000), int(key[a] % 10_000), a, b)
+            for a, b in zip(starts, ends, strict=True)
         ]
+        sizes = [(b - a, txn_format(sy, yr, end_year) == "csv") for sy, yr, a, b in slices]
         plan = self.dirty_plan("transactions", sizes, cfg.dirty_transaction_rate)
-        for (sy, year), nd in zip(keys, plan, strict=True):
-            sy, year = int(sy), int(year)
+        chunk_s = f"{self.t.chunk:04d}"
+        for (sy, year, a, b), nd in zip(slices, plan, strict=True):
+            o = o_of[a:b]
+            li = lo[a:b]
             fmt = txn_format(sy, year, end_year)
-            df = parts[(sy, year)]
             style = SYSTEM_TS_STYLE[sy]
+            num = pl.DataFrame(
+                {
+                    "seq": seq[o],
+                    "rec": rec[o],
+                    "store": orders.store[o],
+                    "camp": orders.campaign[o],
+                    "line": lines.line[li],
+                    "prod": lines.product[li],
+                    "qty": lines.qty[li],
+                    "amount": lines.amount[li],
+                    "disc": lines.discount[li],
+                    "cost": cost[li],
+                    "sec": s_sec[a:b],
+                }
+            )
             if fmt == "parquet":
-                occ = df.select(datetime_expr("sec").alias("occurred_at")).to_series()
+                occ = num.select(datetime_expr("sec")).to_series()
             else:
-                occ = format_ts(df["sec"], style if fmt == "csv" else "utc", self.t.offset_sec)
-            df = df.with_columns(occ.alias("occurred_at")).select(TRANSACTION_COLUMNS)
+                occ = format_ts(num["sec"], style if fmt == "csv" else "utc", self.t.offset_sec)
+            currency = None if SYSTEMS[sy] in cfg.empty_currency_systems else self.t.currency
+            df = num.select(
+                pl.lit(SYSTEMS[sy]).alias("source_system"),
+                pl.concat_str(
+                    [
+                        pl.lit(SYSTEM_TXN_PREFIX[sy] + chunk_s),
+                        pl.col("seq").cast(pl.String).str.zfill(8),
+                    ]
+                ).alias("transaction_id"),
+                pl.col("line").alias("line_number"),
+                pl.when(pl.col("rec") >= 0)
+                .then(pl.lit(ids).gather(pl.col("rec").clip(0)))
+                .alias("source_customer_id"),
+                occ.alias("occurred_at"),
+                pl.lit(SYSTEM_CHANNEL[sy]).alias("channel"),
+                pl.when(pl.col("store") >= 0)
+                .then(pl.lit(stores).gather(pl.col("store").clip(0)))
+                .alias("store_id"),
+                pl.lit(products).gather(pl.col("prod")).alias("product_id"),
+                pl.col("qty").alias("quantity"),
+                pl.col("amount"),
+                pl.col("disc").alias("discount"),
+                pl.lit(currency, dtype=pl.String).alias("currency"),
+                pl.when(pl.col("cost") >= 0).then(pl.col("cost")).alias("unit_cost"),
+                pl.when(pl.col("camp") >= 0)
+                .then(pl.lit(camps).gather(pl.col("camp").clip(0)))
+                .alias("campaign_id"),
+            )
             ext = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}[fmt]
             self.emit("transactions", f"{SYSTEMS[sy]}_{year}_{self.part}.{ext}", df, fmt, nd, style)
         # clean statistics
@@ -780,3 +790,37 @@ def _key(local: str, domain: str) -> str:
     if domain == "gmail.com":
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def shared_identifier_stats(identity: pl.DataFrame) -> dict[str, Any]:
+    """Records of multi-record persons sharing no normalised strong identifier with a sibling."""
+    multi = identity.filter(pl.len().over("person_id") > 1)
+    long = pl.concat(
+        [
+            multi.select(
+                "person_id",
+                "source_system",
+                "source_customer_id",
+                pl.lit(t).alias("t"),
+                pl.col(c).alias("key"),
+            )
+            for t, c in (("email", "email_key"), ("phone", "phone_key"), ("loyalty", "loyalty_key"))
+        ]
+    ).drop_nulls("key")
+    shared = (
+        long.with_columns(pl.len().over(["person_id", "t", "key"]).alias("k"))
+        .filter(pl.col("k") > 1)
+        .select("source_system", "source_customer_id")
+        .unique()
+    )
+    n_multi = multi.height
+    return {
+        "records_of_multi_record_persons": n_multi,
+        "records_without_shared_identifier": n_multi - shared.height,
+        "true_pairs": true_pairs(identity),
+    }
+
+
+def true_pairs(identity: pl.DataFrame) -> int:
+    sizes = identity.group_by("person_id").len()["len"].to_numpy().astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())

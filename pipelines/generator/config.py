@@ -129,10 +129,12 @@ class GeneratorConfig:
     malformed_phone_rate: float = 0.005
     household_share: float = 0.001
     """Share of persons whose record carries another household member's phone (trap)."""
-    persons_per_generic_email: int = 20_000
-    """One generic address (info@company.co.kr...) per this many persons (at least 3)."""
+    persons_per_generic_email: int = 2_000
+    """One generic address (info@company.co.kr...) per this many persons (at least 1 per
+    chunk of >= 200 persons)."""
     generic_email_users: tuple[int, int] = (8, 25)
-    """Different persons sharing one generic address (over-merge trap)."""
+    """Different persons sharing one generic address (over-merge trap; always >= the low
+    bound, so a max-records-per-identifier guard below it blocks every generic address)."""
     referral_share: float = 0.08
     customer_update_share: float = 0.12
     """Share of records with a later snapshot in an update file (move, new e-mail, consent)."""

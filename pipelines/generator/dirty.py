@@ -8,6 +8,9 @@ except ``duplicate_row``: an exact copy placed on the line right after its origi
 from __future__ import annotations
 
 import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -40,7 +43,6 @@ GARBAGE_DATES = (
     "??",
     "yesterday",
     "31.12.x",
-    "0000-00-00 00:00:00",
 )
 NON_NUMERIC = ("N/A", "abc", "#VALUE!", "12o00", "₩15,000")
 BAD_CHANNELS = ("fax", "tv_shopping", "pigeon", "telepathy")
@@ -58,15 +60,14 @@ def plant(
     offset_sec: int,
     end_date: dt.date,
     years: tuple[int, int],
-) -> tuple[pl.DataFrame, list[dict]]:
-    """Insert ``n`` dirty rows into a text frame; return the frame and one dict per row."""
+) -> tuple[Planted, list[dict]]:
+    """Plan ``n`` dirty rows for a frame; return the planted batch and one dict per row."""
     if n <= 0 or df.height == 0:
-        return df, []
+        return Planted(df, []), []
     kinds_all = DIRTY_KINDS[entity]
     key_col = KEY_COLUMN[entity]
     tcol = TIME_COLUMN[entity]
     n = min(n, df.height)
-    df = df.with_columns(pl.col(c).cast(pl.String) for c in TEXT_COLUMNS[entity] if c in df.columns)
     src = np.sort(rng.choice(df.height, size=n, replace=False))
     rows = df[src.tolist()].to_dicts()
     new_rows, after, truth = [], [], []
@@ -139,23 +140,59 @@ def plant(
     return _insert(df, new_rows, after, truth)
 
 
-TEXT_COLUMNS = {
-    "transactions": ("amount", "quantity"),
-    "customers": ("updated_at",),
-    "contacts": ("occurred_at", "channel", "direction"),
-}
+@dataclass
+class Planted:
+    """A clean frame plus text rows to splice in after given 0-based positions."""
+
+    frame: pl.DataFrame
+    inserts: list[tuple[int, dict]]  # (after position, row with text values), in file order
+
+    @property
+    def height(self) -> int:
+        return self.frame.height + len(self.inserts)
+
+    def write_csv(self, path: Path) -> None:
+        """Same bytes as writing the merged frame as text, without casting whole columns:
+        the clean frame is written once and the dirty lines are spliced in (no field holds
+        a newline, so line ends are row ends)."""
+        df = self.frame
+        buf = io.BytesIO()
+        df.write_csv(buf, include_header=True)
+        data = buf.getvalue()
+        if self.inserts:
+            text = pl.DataFrame(
+                [r for _, r in self.inserts], schema={c: pl.String for c in df.columns}
+            )
+            tbuf = io.BytesIO()
+            text.write_csv(tbuf, include_header=False)
+            extra = tbuf.getvalue().splitlines(keepends=True)
+            ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+            if len(ends) != df.height + 1 or len(extra) != len(self.inserts):
+                raise ValueError(f"{path.name}: a field contains a line break")
+            pieces, prev = [], 0
+            for (pos, _), line in zip(self.inserts, extra, strict=True):
+                cut = int(ends[pos + 1])
+                pieces.append(data[prev:cut])
+                pieces.append(line)
+                prev = cut
+            pieces.append(data[prev:])
+            data = b"".join(pieces)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
 
 
-def _insert(df: pl.DataFrame, new_rows: list[dict], after: list[int], truth: list[dict]):
-    """Insert rows after the given 0-based positions (stable), filling line numbers."""
-    extra = pl.DataFrame(new_rows, schema=df.schema)
+def _text(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
+def _insert(
+    df: pl.DataFrame, new_rows: list[dict], after: list[int], truth: list[dict]
+) -> tuple[Planted, list[dict]]:
+    """Order the inserted rows (stable by position) and fill their 1-based line numbers."""
     order = sorted(range(len(after)), key=lambda i: (after[i], i))
-    pieces, prev = [], 0
+    inserts = []
     for k, i in enumerate(order):
-        pos = after[i]
-        pieces.append(df.slice(prev, pos + 1 - prev))
-        pieces.append(extra.slice(i, 1))
-        prev = pos + 1
-        truth[i]["line_number"] = pos + k + 2
-    pieces.append(df.slice(prev))
-    return pl.concat(pieces, rechunk=True), truth
+        truth[i]["line_number"] = after[i] + k + 2
+        inserts.append((after[i], {c: _text(new_rows[i].get(c)) for c in df.columns}))
+    return Planted(df, inserts), truth

@@ -38,7 +38,7 @@ from .core import dirty_frame, read_manifest, write_json, write_manifest
 from .orders import Orders, make_lines
 from .reference import EMAIL_DOMAINS
 from .world import DAY, EPOCH, build_world, rng_for
-from .writers import as_text, ts_expr, write_frame
+from .writers import ts_expr, write_frame
 
 CONSENT_NAMES = ("consent_email", "consent_sms", "consent_phone", "consent_mail")
 
@@ -95,8 +95,10 @@ def generate_next_night(
     target = max(1, int(round(new_line_fraction * base_lines)))
     w = np.asarray(config.lines_per_order_weights, float)
     mean_lpo = float((np.arange(1, len(w) + 1) * w).sum() / w.sum())
-    n_anon = int(round(target * config.anonymous_line_share / mean_lpo))
-    n_cust = max(1, int(round(target / mean_lpo)) - n_anon)
+    # enough orders for the target; lines are cut at exactly `target`
+    n_orders = int(np.ceil(target / mean_lpo * 1.3)) + 5
+    anon = rng.random(n_orders) < config.anonymous_line_share
+    n_cust = int((~anon).sum())
     pid = persons["person_id"].to_numpy()
     weight = np.where(
         persons["alive_at_end"].to_numpy() & ~persons["never_buyer"].to_numpy(),
@@ -105,42 +107,43 @@ def generate_next_night(
     )
     if weight.sum() <= 0:
         weight = np.ones(len(pid))
-    buyers = rng.choice(len(pid), size=n_cust, p=weight / weight.sum())
+    buyer = np.full(n_orders, -1, np.int64)
+    buyer[~anon] = rng.choice(len(pid), size=n_cust, p=weight / weight.sum())
     ident_pid = identity["person_id"].to_numpy()
     start = np.searchsorted(ident_pid, pid, side="left")
     count = np.searchsorted(ident_pid, pid, side="right") - start
-    rec = start[buyers] + (rng.random(n_cust) * count[buyers]).astype(np.int64)
+    b0 = np.maximum(buyer, 0)
+    rec = np.where(anon, -1, start[b0] + (rng.random(n_orders) * count[b0]).astype(np.int64))
     sys_names = identity["source_system"].to_numpy()
-    o_sys = (
-        np.array([SYSTEMS.index(s) for s in sys_names[rec]], dtype=np.int64)
-        if n_cust
-        else np.array([], np.int64)
-    )
-    o_sys = np.concatenate([o_sys, np.zeros(n_anon, np.int64)])
+    sys_code = {name: i for i, name in enumerate(SYSTEMS)}
+    o_sys = np.array([0 if r < 0 else sys_code[sys_names[r]] for r in rec.tolist()], dtype=np.int64)
     tod = world.cal.sample_time_of_day(rng, o_sys)
-    n_o = len(o_sys)
     orders = Orders(
-        person=np.concatenate([buyers, np.full(n_anon, -1)]).astype(np.int64),
+        person=buyer,
         sys=o_sys.astype(np.int8),
         sec=day_epoch + tod,
-        kind=np.zeros(n_o, np.int8),
-        campaign=np.full(n_o, -1, np.int64),
-        store=np.where(o_sys == 0, rng.integers(0, len(world.stores.store_id), n_o), -1),
+        kind=np.zeros(n_orders, np.int8),
+        campaign=np.full(n_orders, -1, np.int64),
+        store=np.where(o_sys == 0, rng.integers(0, len(world.stores.store_id), n_orders), -1),
     )
     dept_names = list(world.catalog.dept_names)
     fav = np.array([dept_names.index(x) for x in persons["favourite_department"].to_list()])
     tier = persons["price_tier"].to_numpy()
     nd = len(dept_names)
-    o_tier = np.concatenate([tier[buyers], rng.normal(0, config.price_tier_sigma, n_anon)])
-    o_fav1 = np.concatenate([fav[buyers], rng.integers(0, nd, n_anon)])
-    o_fav2 = rng.integers(0, nd, n_o)
+    o_tier = np.where(anon, rng.normal(0, config.price_tier_sigma, n_orders), tier[b0])
+    o_fav1 = np.where(anon, rng.integers(0, nd, n_orders), fav[b0])
+    o_fav2 = rng.integers(0, nd, n_orders)
     lines = make_lines(world, rng, orders, o_tier, o_fav1, o_fav2)
-    order_ix = np.lexsort((np.arange(n_o), orders.sec, orders.sys))
-    seq = np.empty(n_o, np.int64)
-    seq[order_ix] = np.arange(n_o) + 1
-    cust_id = np.concatenate(
-        [identity["source_customer_id"].to_numpy()[rec], np.full(n_anon, None, dtype=object)]
-    )
+    keep = np.arange(len(lines.order)) < target
+    lines = type(lines)(**{k: v[keep] for k, v in vars(lines).items()})
+    used = np.unique(lines.order)
+    n_o = len(used)
+    n_anon = int(anon[used].sum())
+    order_ix = used[np.lexsort((used, orders.sec[used], orders.sys[used]))]
+    seq = np.zeros(n_orders, np.int64)
+    seq[order_ix] = np.arange(1, n_o + 1)
+    all_ids = identity["source_customer_id"].to_numpy()
+    cust_id = np.array([None if r < 0 else all_ids[r] for r in rec.tolist()], dtype=object)
     cat = world.catalog
     l_o = lines.order
     l_sys = o_sys[l_o]
@@ -319,9 +322,9 @@ def generate_next_night(
     dirty_n: dict[str, int] = {}
     kind_offset = {e: 0 for e in DIRTY_KINDS}
     for entity, name, df, style in files:
-        df = as_text(df.drop([c for c in ("sys", "sec") if c in df.columns]))
+        df = df.drop([c for c in ("sys", "sec") if c in df.columns])
         n_d = int(d_rng.binomial(df.height, rates[entity]))
-        df, pl_rows = dirty_mod.plant(
+        batch, pl_rows = dirty_mod.plant(
             df,
             entity,
             n_d,
@@ -336,9 +339,10 @@ def generate_next_night(
         for r in pl_rows:
             r.update(entity=entity, file=name)
         planted += pl_rows
-        write_frame(df, landing / entity / name, "csv")
+        (landing / entity).mkdir(parents=True, exist_ok=True)
+        batch.write_csv(landing / entity / name)
         written.append(f"{entity}/{name}")
-        rows[entity] = rows.get(entity, 0) + df.height
+        rows[entity] = rows.get(entity, 0) + batch.height
         dirty_n[entity] = dirty_n.get(entity, 0) + len(pl_rows)
     camp_name = f"campaigns_night_{tag}.csv"
     write_frame(camp, landing / "campaigns" / camp_name, "csv")

@@ -155,8 +155,8 @@ def make_persons(world: World, chunk: int, n: int, g0: int, rng: np.random.Gener
     email_u = affine_ids(pidx, 10_000_000, 7_654_321, 1_234_567) + 1
     email_domain = _choose(rng, np.array([d[1] for d in EMAIL_DOMAINS]), n)
     pattern = rng.integers(0, 5, n)
-    fl = np.array([str(x).lower() for x in first], dtype=object) if n else np.array([], object)
-    ll = np.array([str(x).lower() for x in last], dtype=object) if n else np.array([], object)
+    fl = np.char.lower(first.astype(str)).astype(object) if n else np.array([], object)
+    ll = np.char.lower(last.astype(str)).astype(object) if n else np.array([], object)
     email_local = _email_locals(fl, ll, pattern, email_u)
     phone8 = affine_ids(pidx, 80_000_000, 48_271, 13_579_111) + 20_000_000
     loyalty = np.array(
@@ -267,6 +267,72 @@ def _email_locals(fl: np.ndarray, ll: np.ndarray, pattern: np.ndarray, u: np.nda
     return np.array(df.select(expr.alias("e"))["e"].to_list(), dtype=object)
 
 
+def _sub(arr: np.ndarray, sel: np.ndarray, fn) -> None:
+    """Apply a str -> str function in place to the selected elements of an object array."""
+    idx = np.flatnonzero(sel)
+    if len(idx):
+        arr[idx] = [fn(x) for x in arr[idx]]
+
+
+def _emails(
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    local: np.ndarray,
+    dom: np.ndarray,
+    is_gmail: np.ndarray,
+    malformed: np.ndarray,
+    work: np.ndarray,
+    generic_addr: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    u: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """E-mail as written in the record, and its normalised key (None = unusable/trap)."""
+    R = len(local)
+    dot = rng.random(R) < cfg.gmail_dot_variant_rate
+    casev = rng.random(R)
+    ws = rng.random(R) < cfg.email_whitespace_noise
+    malk = rng.integers(0, 5, R)
+    company = np.array(COMPANY_DOMAINS[:8], dtype=object)[rng.integers(0, 8, R)]
+    key_local = local.copy()
+    _sub(key_local, is_gmail, lambda x: x.replace(".", ""))
+    key = key_local + "@" + dom
+    var = local.copy()
+    _sub(var, is_gmail & dot, lambda x: x.replace(".", "") if "." in x else x[0] + "." + x[1:])
+    e = var + "@" + dom
+    n = cfg.email_case_noise
+    _sub(e, casev < n / 2, str.title)
+    _sub(e, (casev >= n / 2) & (casev < n * 0.8), str.upper)
+    sel = (casev >= n * 0.8) & (casev < n)
+    if sel.any():
+        e[sel] = var[sel] + "@" + np.array([d.upper() for d in dom[sel]], dtype=object)
+    _sub(e, ws, lambda x: " " + x + " ")
+    for k, fn in enumerate(
+        (
+            lambda lo, d: lo + d,
+            lambda lo, d: lo + "@@" + d,
+            lambda lo, d: lo + "@" + d.split(".")[0],
+            lambda lo, d: lo + " @ " + d,
+            lambda lo, d: "none",
+        )
+    ):
+        sel = np.flatnonzero(malformed & (malk == k))
+        if len(sel):
+            e[sel] = [fn(lo, d) for lo, d in zip(local[sel], dom[sel], strict=True)]
+    widx = np.flatnonzero(work)
+    if len(widx):
+        w = [
+            f"{f[0].lower()}{la.lower()}{uu}@{c}"
+            for f, la, uu, c in zip(first[widx], last[widx], u[widx], company[widx], strict=True)
+        ]
+        e[widx] = w
+        key[widx] = w
+    gen = np.array([g is not None for g in generic_addr], dtype=bool)
+    e[gen] = generic_addr[gen]
+    key[gen | malformed] = None
+    return e, key
+
+
 def email_key_of(local: str, domain: str) -> str:
     """Normalised e-mail: lower case, Gmail dots removed (the identity rule we plant for)."""
     local = local.lower()
@@ -335,7 +401,7 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     malformed_phone = has_p & ~prot_phone & (rng.random(R) < cfg.malformed_phone_rate)
     generic_email = np.zeros(R, bool)
     generic_addr = np.full(R, None, dtype=object)
-    n_generic = max(3 if n >= 200 else 0, n // max(1, cfg.persons_per_generic_email))
+    n_generic = max(1, round(n / max(1, cfg.persons_per_generic_email))) if n >= 200 else 0
     used = persons.household >= 0
     order = rng.permutation(R)
     cursor = 0
@@ -343,7 +409,7 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     combos = rng.permutation(n_combo)
     for g in range(n_generic):
         lo_u, hi_u = cfg.generic_email_users
-        users = min(int(rng.integers(lo_u, hi_u + 1)), max(2, n // 100))
+        users = min(int(rng.integers(lo_u, hi_u + 1)), max(lo_u, n // 50))
         combo = int(combos[g % n_combo])
         local = GENERIC_LOCAL_PARTS[combo % len(GENERIC_LOCAL_PARTS)]
         domain = COMPANY_DOMAINS[combo // len(GENERIC_LOCAL_PARTS)]
@@ -381,85 +447,19 @@ def make_records(world: World, persons: Persons, chunk: int, rng: np.random.Gene
     dom = domains[persons.email_domain[person]]
     local = persons.email_local[person]
     is_gmail = persons.email_domain[person] == GMAIL_INDEX
-    first_l = np.array([x[0].lower() for x in persons.first[person]], dtype=object) if R else dom
-    company = np.array(COMPANY_DOMAINS[:8], dtype=object)[rng.integers(0, 8, R)]
-    df = pl.DataFrame(
-        {
-            "local": local.tolist(),
-            "dom": dom.tolist(),
-            "gmail": is_gmail,
-            "dot": rng.random(R) < cfg.gmail_dot_variant_rate,
-            "casev": rng.random(R),
-            "ws": rng.random(R) < cfg.email_whitespace_noise,
-            "mal": malformed_email,
-            "malk": rng.integers(0, 5, R),
-            "work": work_email,
-            "wf": first_l.tolist(),
-            "wl": [str(x).lower() for x in persons.last[person]],
-            "wu": persons.email_u[person],
-            "wd": company.tolist(),
-            "gen": generic_addr.tolist(),
-        },
-        strict=False,
+    email, email_key = _emails(
+        rng,
+        cfg,
+        local,
+        dom,
+        is_gmail,
+        malformed_email,
+        work_email,
+        generic_addr,
+        persons.first[person],
+        persons.last[person],
+        persons.email_u[person],
     )
-    loc = pl.col("local")
-    var_local = (
-        pl.when(pl.col("gmail") & pl.col("dot"))
-        .then(
-            pl.when(loc.str.contains(".", literal=True))
-            .then(loc.str.replace_all(".", "", literal=True))
-            .otherwise(pl.concat_str([loc.str.slice(0, 1), pl.lit("."), loc.str.slice(1)]))
-        )
-        .otherwise(loc)
-    )
-    e = pl.concat_str([var_local, pl.lit("@"), pl.col("dom")])
-    cv = pl.col("casev")
-    e = (
-        pl.when(cv < cfg.email_case_noise / 2)
-        .then(e.str.to_titlecase())
-        .when(cv < cfg.email_case_noise * 0.8)
-        .then(e.str.to_uppercase())
-        .when(cv < cfg.email_case_noise)
-        .then(pl.concat_str([var_local, pl.lit("@"), pl.col("dom").str.to_uppercase()]))
-        .otherwise(e)
-    )
-    e = pl.when(pl.col("ws")).then(pl.concat_str([pl.lit(" "), e, pl.lit(" ")])).otherwise(e)
-    mal = (
-        pl.when(pl.col("malk") == 0)
-        .then(pl.concat_str([loc, pl.col("dom")]))
-        .when(pl.col("malk") == 1)
-        .then(pl.concat_str([loc, pl.lit("@@"), pl.col("dom")]))
-        .when(pl.col("malk") == 2)
-        .then(pl.concat_str([loc, pl.lit("@"), pl.col("dom").str.split(".").list.first()]))
-        .when(pl.col("malk") == 3)
-        .then(pl.concat_str([loc, pl.lit(" @ "), pl.col("dom")]))
-        .otherwise(pl.lit("none"))
-    )
-    work = pl.concat_str(
-        [pl.col("wf"), pl.col("wl"), pl.col("wu").cast(pl.String), pl.lit("@"), pl.col("wd")]
-    )
-    email_expr = (
-        pl.when(pl.col("gen").is_not_null())
-        .then(pl.col("gen"))
-        .when(pl.col("work"))
-        .then(work)
-        .when(pl.col("mal"))
-        .then(mal)
-        .otherwise(e)
-    )
-    key_local = (
-        pl.when(pl.col("gmail")).then(loc.str.replace_all(".", "", literal=True)).otherwise(loc)
-    )
-    key_expr = (
-        pl.when(pl.col("gen").is_not_null() | pl.col("mal"))
-        .then(pl.lit(None, pl.String))
-        .when(pl.col("work"))
-        .then(work)
-        .otherwise(pl.concat_str([key_local, pl.lit("@"), pl.col("dom")]))
-    )
-    out = df.select(email_expr.alias("email"), key_expr.alias("key"))
-    email = np.array(out["email"].to_list(), dtype=object)
-    email_key = np.array(out["key"].to_list(), dtype=object)
     email[~has_e] = None
     email_key[~has_e] = None
 
@@ -560,10 +560,12 @@ def customer_ids(pidx: np.ndarray, sys: np.ndarray) -> np.ndarray:
 
 
 def format_phones(phone8: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    df = pl.DataFrame({"n": phone8, "s": style})
+    """Phone as written in one of five Korean styles, and its E.164 key."""
+    df = pl.DataFrame({"n": np.asarray(phone8, dtype=np.int64), "s": np.asarray(style)})
     a = (pl.col("n") // 10000).cast(pl.String).str.zfill(4)
     b = (pl.col("n") % 10000).cast(pl.String).str.zfill(4)
-    s = pl.col("s")
+    df = df.with_columns(a.alias("a"), b.alias("b"))
+    a, b, s = pl.col("a"), pl.col("b"), pl.col("s")
     expr = (
         pl.when(s == 0)
         .then(pl.concat_str([pl.lit("010-"), a, pl.lit("-"), b]))
@@ -576,7 +578,7 @@ def format_phones(phone8: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np
         .otherwise(pl.concat_str([pl.lit("010 "), a, pl.lit(" "), b]))
     )
     out = df.select(expr.alias("p"), pl.concat_str([pl.lit("+8210"), a, b]).alias("k"))
-    return np.array(out["p"].to_list(), dtype=object), np.array(out["k"].to_list(), dtype=object)
+    return out["p"].to_numpy().astype(object), out["k"].to_numpy().astype(object)
 
 
 def _apply_typos(

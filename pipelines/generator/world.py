@@ -235,7 +235,7 @@ def build_campaigns(seed: int, cal: Calendar, config: GeneratorConfig) -> Campai
     days = np.clip(days + rng.integers(-5, 6, n), 0, cal.n_days - config.attribution_days - 2)
     ids, names, types, chans, starts, ends = [], [], [], [], [], []
     base, uplift, share = [], [], []
-    offset = int(rng.integers(len(CAMPAIGN_TYPES)))
+    offset = 0  # newsletter first: no customer has lapsed yet when the history starts
     for i in range(n):
         ctype = CAMPAIGN_TYPES[(i + offset) % len(CAMPAIGN_TYPES)]
         chan = CAMPAIGN_CHANNELS[ctype][(i // len(CAMPAIGN_TYPES)) % 3]

@@ -38,6 +38,8 @@ class Column:
     normalise_code: bool = False
     # Upper-case and trim (ISO codes such as currency).
     upper_code: bool = False
+    # Personal data: never copied into logs, samples or published tables.
+    pii: bool = False
     description: str = ""
 
 
@@ -56,6 +58,10 @@ class EntityContract:
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    @property
+    def pii(self) -> set[str]:
+        return {c.name for c in self.columns if c.pii}
+
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
@@ -71,11 +77,11 @@ CONTRACTS: dict[str, EntityContract] = {
             C("source_system", required=True, normalise_code=True),
             C("source_customer_id", required=True),
             C("updated_at", TIMESTAMP, required=True),
-            C("first_name"),
-            C("last_name"),
-            C("email"),
-            C("phone"),
-            C("birth_date", DATE),
+            C("first_name", pii=True),
+            C("last_name", pii=True),
+            C("email", pii=True),
+            C("phone", pii=True),
+            C("birth_date", DATE, pii=True),
             C("gender"),
             C("postal_code"),
             C("city"),

@@ -1,20 +1,25 @@
 """Load landing files into the build database.
 
 One file is one batch, recognised by the SHA-256 of its content, and loaded at
-most once. For each new file:
+most once (a copy under another name is logged as ``duplicate_file``). For each
+new file:
 
-1. read it as text columns (CSV with header, Parquet or JSON Lines, detected
-   from the content, so any file name works);
-2. reject the whole file (moved to ``landing/_rejected/<entity>/`` with an error
-   report beside it) when it is unreadable, empty or lacks a required column;
-3. type and check every row in SQL. Rows with problems go to
-   ``quarantine.<entity>`` with their original values, file, record number, a
-   reason code and a message; the good rows of the same file go to
-   ``raw.<entity>``;
-4. record the batch in ``raw._batches``.
+1. read it as text (pipelines/ingest/reader.py); a file that cannot be loaded at
+   all (empty, not UTF-8, truncated Parquet, missing a required column, ...) is
+   moved to ``landing/_rejected/<entity>/`` with an ``.error.json`` report;
+2. type and check every row in SQL (pipelines/ingest/rowchecks.py): problems
+   get a reason code; lines that cannot be parsed are ``malformed_line``;
+3. validate the rows about to be loaded with the entity's GX suite
+   (pipelines/ingest/checks.py); rows it flags are quarantined too;
+4. turn everything found into findings with the severity crm.yml gives each
+   check. A blocking finding holds the file: nothing of it is loaded, it stays
+   in landing/ and the night does not publish. Otherwise good rows go to
+   ``raw.<entity>``, bad rows to ``quarantine.<entity>`` (original text, file,
+   record number, reason code, message), and the batch to ``raw._batches``.
 
-Steps 3 and 4 run in one transaction, so a crash never leaves a file marked
-loaded without its rows, nor rows without their ledger entry.
+Step 4 runs in one transaction with the findings written to
+``marts.data_quality_log``: a crash never leaves a file marked loaded without
+its rows, nor rows without their ledger entry.
 """
 
 from __future__ import annotations
@@ -23,14 +28,40 @@ import datetime as dt
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pipelines.ingest import contract as c
+from pipelines.ingest.checks import GxReport, validate_batch
 from pipelines.ingest.contract import CONTRACTS, EntityContract
+from pipelines.ingest.reader import (
+    ReadResult,
+    RejectedFile,
+    detect_format,
+    quote_ident,
+    read_file,
+    sql_str,
+)
+from pipelines.ingest.rowchecks import IngestRules, build_checked_table
+from pipelines.quality.config import QualityConfig
+from pipelines.quality.faults import pause_point
+from pipelines.quality.log import Finding, ensure_log, finding, mask_row, write_findings
 from pipelines.settings import Settings
+
+__all__ = [
+    "BatchResult",
+    "IngestRules",
+    "RejectedFile",
+    "ensure_tables",
+    "file_sha256",
+    "load_entity",
+    "load_file",
+    "pending_files",
+]
 
 LEDGER_DDL = """
 create schema if not exists raw;
@@ -42,7 +73,7 @@ create table if not exists raw._batches (
     file_hash varchar not null,
     file_bytes bigint,
     file_format varchar,
-    status varchar not null,           -- loaded | rejected | duplicate
+    status varchar not null,           -- loaded | rejected | duplicate | held
     rows_in_file bigint,
     rows_loaded bigint,
     rows_quarantined bigint,
@@ -52,20 +83,12 @@ create table if not exists raw._batches (
     as_of date,
     loaded_at timestamp
 );
+alter table raw._batches add column if not exists validation varchar;  -- GX summary (JSON)
 """
-
-OFFSET_PATTERN = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|UTC|[+-]\d{2}(:?\d{2})?)$"
-TRUE_WORDS = ("true", "t", "yes", "y", "1")
-FALSE_WORDS = ("false", "f", "no", "n", "0")
-
-
-class RejectedFile(Exception):
-    """The whole file cannot be loaded; ``reason`` is a stable code."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+LEDGER_COLUMNS = (
+    "batch_id, entity, file_name, file_hash, file_bytes, file_format, status, rows_in_file, "
+    "rows_loaded, rows_quarantined, amount_loaded, message, run_id, as_of, loaded_at, validation"
+)
 
 
 @dataclass
@@ -73,54 +96,25 @@ class BatchResult:
     entity: str
     file_name: str
     file_hash: str
-    status: str
+    status: str  # loaded | rejected | duplicate | held
     batch_id: int | None = None
     rows_in_file: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     message: str = ""
     reasons: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # per step of the load
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class IngestRules:
-    """Row checks configured in crm.yml (section ``ingest``)."""
-
-    as_of: dt.date
-    business_time_zone: str
-    currency: str
-    future_tolerance_days: int
-    max_abs_amount: float
-    max_abs_quantity: float
-    min_date: dt.date
-    channels: dict[str, list[str]]
-    directions: list[str]
-
-    @classmethod
-    def from_settings(cls, settings: Settings, as_of: dt.date) -> IngestRules:
-        cfg = settings.section("ingest")
-        return cls(
-            as_of=as_of,
-            business_time_zone=settings.business_time_zone,
-            currency=settings.currency.upper(),
-            future_tolerance_days=int(cfg.get("future_tolerance_days", 1)),
-            max_abs_amount=float(cfg.get("max_abs_amount", 1e8)),
-            max_abs_quantity=float(cfg.get("max_abs_quantity", 1e4)),
-            min_date=dt.date.fromisoformat(str(cfg.get("min_date", "1990-01-01"))),
-            channels={k: [str(x).lower() for x in v] for k, v in cfg.get("channels", {}).items()},
-            directions=[str(x).lower() for x in cfg.get("directions", ["outbound", "inbound"])],
-        )
-
-    @property
-    def latest_allowed(self) -> dt.date:
-        return self.as_of + dt.timedelta(days=self.future_tolerance_days)
+        data = asdict(self)
+        data["findings"] = [f.describe() for f in self.findings]
+        return data
 
 
 # ---------------------------------------------------------------------------------
-# file level
+# tables and files
 # ---------------------------------------------------------------------------------
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -130,347 +124,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def detect_format(path: Path) -> str:
-    """Parquet by magic bytes, JSON Lines by a leading '{', otherwise CSV."""
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    if not head:
-        raise RejectedFile("empty_file", "the file is empty (0 bytes)")
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"{"):
-        return "jsonl"
-    return "csv"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def read_as_text(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
-    """Create temp table ``_landing`` (text columns + ``_row_number``); return its columns."""
-    con.execute("drop table if exists _landing_read")
-    con.execute("drop table if exists _landing")
-    p = _sql_str(str(path))
-    try:
-        if fmt == "csv":
-            con.execute(
-                "create temp table _landing_read as select * from read_csv("
-                f"{p}, header = true, all_varchar = true, delim = ',', quote = '\"', "
-                "escape = '\"', encoding = 'utf-8')"
-            )
-        elif fmt == "parquet":
-            con.execute(f"create temp table _landing_read as select * from read_parquet({p})")
-        else:
-            keys = con.execute(
-                "select distinct unnest(json_keys(json)) as k "
-                f"from read_ndjson_objects({p}) order by k"
-            ).fetchall()
-            if not keys:
-                raise RejectedFile("no_data_rows", "the file has no JSON records")
-            cols = ", ".join(f"json ->> {_sql_str(k)} as {_quote_ident(k)}" for (k,) in keys)
-            con.execute(
-                f"create temp table _landing_read as select {cols} from read_ndjson_objects({p})"
-            )
-    except RejectedFile:
-        raise
-    except duckdb.Error as exc:
-        message = str(exc).splitlines()[0:3]
-        text = " ".join(message)
-        reason = (
-            "not_utf8"
-            if "utf-8" in text.lower() or "unicode" in text.lower()
-            else ("unreadable_file")
-        )
-        raise RejectedFile(reason, f"cannot read as {fmt}: {text}") from exc
-
-    described = con.execute("describe _landing_read").fetchall()
-    columns = [row[0] for row in described]
-    # Insertion order is the file order, so rowid + 1 is the 1-based record number.
-    cast_cols = ", ".join(
-        f"cast({_quote_ident(col)} as varchar) as {_quote_ident(col.strip().lower())}"
-        for col in columns
-    )
-    con.execute(
-        f"create temp table _landing as select rowid + 1 as _row_number, {cast_cols} "
-        "from _landing_read"
-    )
-    con.execute("drop table _landing_read")
-    return [col.strip().lower() for col in columns]
-
-
-# ---------------------------------------------------------------------------------
-# row level
-# ---------------------------------------------------------------------------------
-def _text(col: str) -> str:
-    return f"nullif(trim({_quote_ident(col)}), '')"
-
-
-def _typed_expr(column: c.Column, tz: str) -> str:
-    raw = _text(column.name)
-    if column.default is not None:
-        raw = f"coalesce({raw}, {_sql_str(column.default)})"
-    if column.type == c.TEXT:
-        if column.normalise_code:
-            return f"lower({raw})"
-        return f"upper({raw})" if column.upper_code else raw
-    if column.type == c.TIMESTAMP:
-        return (
-            f"case when {raw} is null then null "
-            f"when regexp_matches({raw}, {_sql_str(OFFSET_PATTERN)}) "
-            f"then timezone({_sql_str(tz)}, try_cast({raw} as timestamptz)) "
-            f"else try_cast({raw} as timestamp) end"
-        )
-    if column.type == c.DATE:
-        return f"try_cast({raw} as date)"
-    if column.type == c.BOOLEAN:
-        true_words = ", ".join(_sql_str(w) for w in TRUE_WORDS)
-        false_words = ", ".join(_sql_str(w) for w in FALSE_WORDS)
-        return (
-            f"case when lower({raw}) in ({true_words}) then true "
-            f"when lower({raw}) in ({false_words}) then false end"
-        )
-    return f"try_cast({raw} as {c.DUCKDB_TYPES[column.type]})"
-
-
-def _problem(condition: str, code: str, message_sql: str) -> str:
-    return f"case when {condition} then {_sql_str(code + '|')} || {message_sql} end"
-
-
-def _row_checks(contract: EntityContract, rules: IngestRules) -> list[str]:
-    """SQL expressions yielding 'code|message' for each problem of a row, else NULL."""
-    checks: list[str] = []
-    for col in contract.columns:
-        raw = _text(col.name)
-        typed = f"t_{col.name}"
-        label = _sql_str(f"{col.name}: ")
-        if col.required:
-            checks.append(
-                _problem(
-                    f"{raw} is null", "missing_required", f"{label} || 'required value is empty'"
-                )
-            )
-        if col.type != c.TEXT:
-            kind = {
-                c.TIMESTAMP: "a valid timestamp",
-                c.DATE: "a valid date",
-                c.MONEY: "a number",
-                c.QUANTITY: "a number",
-                c.INTEGER: "an integer",
-                c.BOOLEAN: "a boolean (true/false/yes/no/1/0)",
-            }[col.type]
-            code = {
-                c.TIMESTAMP: "invalid_timestamp",
-                c.DATE: "invalid_date",
-                c.BOOLEAN: "invalid_boolean",
-            }.get(col.type, "not_numeric")
-            checks.append(
-                _problem(
-                    f"{raw} is not null and {typed} is null",
-                    code,
-                    f"{label} || '''' || {raw} || ''' is not {kind}'",
-                )
-            )
-        if col.type in (c.TIMESTAMP, c.DATE):
-            checks.append(
-                _problem(
-                    f"cast({typed} as date) > date '{rules.latest_allowed.isoformat()}'",
-                    "future_date",
-                    f"{label} || cast({typed} as varchar) || ' is after as_of "
-                    f"{rules.as_of.isoformat()} + {rules.future_tolerance_days} day(s)'",
-                )
-            )
-            floor = dt.date(1900, 1, 1) if col.name == "birth_date" else rules.min_date
-            checks.append(
-                _problem(
-                    f"cast({typed} as date) < date '{floor.isoformat()}'",
-                    "implausible_date",
-                    f"{label} || cast({typed} as varchar) || ' is before {floor.isoformat()}'",
-                )
-            )
-    entity = contract.entity
-    names = contract.names
-    if "channel" in names and entity in rules.channels:
-        allowed = ", ".join(_sql_str(x) for x in rules.channels[entity])
-        checks.append(
-            _problem(
-                f"t_channel is not null and t_channel not in ({allowed})",
-                "unknown_channel",
-                f"'channel: ''' || t_channel || ''' is not one of {', '.join(rules.channels[entity])}'",
-            )
-        )
-    if "direction" in names:
-        allowed = ", ".join(_sql_str(x) for x in rules.directions)
-        checks.append(
-            _problem(
-                f"t_direction is not null and t_direction not in ({allowed})",
-                "unknown_direction",
-                f"'direction: ''' || t_direction || ''' is not one of "
-                f"{', '.join(rules.directions)}'",
-            )
-        )
-    if entity == "transactions":
-        checks += [
-            _problem(
-                f"t_currency is not null and upper(t_currency) <> {_sql_str(rules.currency)}",
-                "foreign_currency",
-                f"'currency: ''' || upper(t_currency) || ''' differs from the configured "
-                f"{rules.currency}'",
-            ),
-            _problem(
-                f"abs(t_amount) > {rules.max_abs_amount}",
-                "amount_outlier",
-                f"'amount: ' || cast(t_amount as varchar) || ' exceeds the limit "
-                f"{rules.max_abs_amount:g}'",
-            ),
-            _problem(
-                f"abs(t_quantity) > {rules.max_abs_quantity}",
-                "quantity_outlier",
-                f"'quantity: ' || cast(t_quantity as varchar) || ' exceeds the limit "
-                f"{rules.max_abs_quantity:g}'",
-            ),
-            _problem(
-                "t_quantity * t_amount < 0",
-                "sign_mismatch",
-                "'quantity ' || cast(t_quantity as varchar) || ' and amount ' || "
-                "cast(t_amount as varchar) || ' have opposite signs'",
-            ),
-            _problem(
-                "t_line_number is not null and t_line_number < 1",
-                "invalid_line_number",
-                "'line_number: must be 1 or more'",
-            ),
-        ]
-    if entity == "customers":
-        checks.append(
-            _problem(
-                "t_referred_by is not null and t_referred_by = t_source_customer_id",
-                "self_referral",
-                "'referred_by: a customer cannot refer themselves'",
-            )
-        )
-    return checks
-
-
-def _build_checked_table(
-    con: duckdb.DuckDBPyConnection, contract: EntityContract, rules: IngestRules, present: set[str]
-) -> None:
-    """Temp table ``_checked``: typed columns t_*, original text o_*, and problems."""
-    typed_cols, orig_cols = [], []
-    for col in contract.columns:
-        if col.name in present:
-            typed_cols.append(
-                f"{_typed_expr(col, rules.business_time_zone)} as {_quote_ident('t_' + col.name)}"
-            )
-            orig_cols.append(f"{_quote_ident(col.name)} as {_quote_ident('o_' + col.name)}")
-        else:
-            default = (
-                f"cast({_sql_str(col.default)} as {c.DUCKDB_TYPES[col.type]})"
-                if col.default is not None
-                else f"cast(null as {c.DUCKDB_TYPES[col.type]})"
-            )
-            typed_cols.append(f"{default} as {_quote_ident('t_' + col.name)}")
-            orig_cols.append(f"cast(null as varchar) as {_quote_ident('o_' + col.name)}")
-            # an absent optional column is read as empty text by the checks below
-    missing_text = [
-        f"cast(null as varchar) as {_quote_ident(col.name)}"
-        for col in contract.columns
-        if col.name not in present
-    ]
-    base_select = "*" + ("".join(", " + m for m in missing_text))
-    key_cols = ", ".join(_quote_ident("t_" + k) for k in contract.key)
-    all_orig = ", ".join(_quote_ident("o_" + n) for n in contract.names)
-    checks = ",\n".join(_row_checks(contract, rules))
-    con.execute("drop table if exists _checked")
-    con.execute(
-        f"""
-        create temp table _checked as
-        with src as (select {base_select} from _landing),
-        typed as (
-            select _row_number, {", ".join(typed_cols)}, {", ".join(orig_cols)},
-                   {", ".join(_quote_ident(n) for n in contract.names)}
-            from src
-        ),
-        checked as (
-            select *, list_filter([{checks}], lambda x: x is not null) as _problems
-            from typed
-        ),
-        numbered as (
-            select *,
-                row_number() over (partition by {key_cols} order by _row_number) as _key_seq,
-                row_number() over (partition by {all_orig} order by _row_number) as _dup_seq,
-                min(_row_number) over (partition by {key_cols}) as _first_row
-            from checked
-        )
-        select *,
-            case
-                when len(_problems) = 0 and _key_seq > 1 and _dup_seq > 1
-                    then ['duplicate_row|exact copy of record ' || _first_row || ' in the same file']
-                when len(_problems) = 0 and _key_seq > 1
-                    then ['duplicate_key|key ({", ".join(contract.key)}) already used by record '
-                          || _first_row || ' in the same file with different values']
-                else _problems
-            end as _all_problems
-        from numbered
-        """
-    )
-
-
-def _ledger_next_id(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("select coalesce(max(batch_id), 0) + 1 from raw._batches").fetchone()
-    return int(row[0]) if row else 1
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
+    ensure_log(con)
     for contract in CONTRACTS.values():
         cols = ", ".join(
-            f"{_quote_ident(col.name)} {c.DUCKDB_TYPES[col.type]}" for col in contract.columns
+            f"{quote_ident(col.name)} {c.DUCKDB_TYPES[col.type]}" for col in contract.columns
         )
         con.execute(
             f"create table if not exists raw.{contract.entity} ("
             f"{cols}, _batch_id bigint not null, _row_number bigint not null)"
         )
-        orig = ", ".join(f"{_quote_ident(n)} varchar" for n in contract.names)
+        orig = ", ".join(f"{quote_ident(n)} varchar" for n in contract.names)
         con.execute(
             f"create table if not exists quarantine.{contract.entity} ("
             "_batch_id bigint not null, _file_name varchar not null, _row_number bigint not null, "
             f"reason_code varchar not null, reason_message varchar not null, {orig})"
         )
-
-
-def _relative_name(settings: Settings, path: Path) -> str:
-    try:
-        return str(path.relative_to(settings.landing_dir))
-    except ValueError:
-        return str(path)
-
-
-def _reject_file(
-    settings: Settings, entity: str, path: Path, reason: str, message: str, file_hash: str
-) -> str:
-    """Move a bad file to landing/_rejected/<entity>/ with a JSON error report beside it."""
-    target_dir = settings.rejected_dir / entity
-    target_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{file_hash[:12]}__{path.name}"
-    report = {
-        "file": _relative_name(settings, path),
-        "entity": entity,
-        "sha256": file_hash,
-        "reason": reason,
-        "message": message,
-    }
-    report_path = target_dir / f"{stem}.error.json"
-    tmp = report_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, report_path)
-    os.replace(path, target_dir / stem)
-    return str((target_dir / stem).relative_to(settings.home))
+        # the unparsed text of a malformed line
+        con.execute(
+            f"alter table quarantine.{contract.entity} add column if not exists _raw_line varchar"
+        )
 
 
 def pending_files(settings: Settings, entity: str) -> list[Path]:
@@ -484,6 +158,56 @@ def pending_files(settings: Settings, entity: str) -> list[Path]:
     )
 
 
+def _relative_name(settings: Settings, path: Path) -> str:
+    try:
+        return str(path.relative_to(settings.landing_dir))
+    except ValueError:
+        return str(path)
+
+
+def _rejected_target(settings: Settings, entity: str, path: Path, file_hash: str) -> Path:
+    return settings.rejected_dir / entity / f"{file_hash[:12]}__{path.name}"
+
+
+def _write_report(settings: Settings, entity: str, path: Path, file_hash: str, exc: RejectedFile):
+    target = _rejected_target(settings, entity, path, file_hash)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "file": _relative_name(settings, path),
+        "entity": entity,
+        "sha256": file_hash,
+        "bytes": path.stat().st_size,
+        "reason": exc.reason,
+        "message": exc.message,
+        "rejected_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    report_path = target.with_name(target.name + ".error.json")
+    tmp = report_path.with_name(report_path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, report_path)
+    return target
+
+
+def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("select coalesce(max(batch_id), 0) + 1 from raw._batches").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _ledger(con: duckdb.DuckDBPyConnection, **values: Any) -> int:
+    batch_id = values.pop("batch_id", None) or _next_batch_id(con)
+    columns = [col.strip() for col in LEDGER_COLUMNS.split(",")]
+    row = {"batch_id": batch_id, "loaded_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+    row.update(values)
+    con.execute(
+        f"insert into raw._batches ({LEDGER_COLUMNS}) values ({', '.join('?' for _ in columns)})",
+        [row.get(col) for col in columns],
+    )
+    return batch_id
+
+
+# ---------------------------------------------------------------------------------
+# one file
+# ---------------------------------------------------------------------------------
 def load_file(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -492,168 +216,550 @@ def load_file(
     rules: IngestRules,
     run_id: str,
     file_hash: str | None = None,
+    quality: QualityConfig | None = None,
 ) -> BatchResult:
     contract = CONTRACTS[entity]
+    quality = quality or QualityConfig.from_settings(settings)
     file_hash = file_hash or file_sha256(path)
     name = _relative_name(settings, path)
     result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    clock = _Clock(result.seconds)
     try:
-        fmt = detect_format(path)
-        present = set(read_as_text(con, path, fmt))
-        missing = [col for col in contract.required if col not in present]
-        if missing:
-            raise RejectedFile(
-                "missing_required_column",
-                f"required column(s) missing: {', '.join(missing)}; header has: "
-                f"{', '.join(sorted(present)) or '(none)'}",
-            )
-        rows_row = con.execute("select count(*) from _landing").fetchone()
-        rows = int(rows_row[0]) if rows_row else 0
-        if rows == 0:
-            raise RejectedFile("no_data_rows", "the file has a header but no data rows")
+        read = _read(con, contract, path)
     except RejectedFile as exc:
-        moved_to = _reject_file(settings, entity, path, exc.reason, exc.message, file_hash)
-        result.status = "rejected"
-        result.message = f"{exc.reason}: {exc.message} (moved to {moved_to})"
-        result.reasons = {exc.reason: 1}
-        con.execute(
-            "insert into raw._batches values (?, ?, ?, ?, ?, ?, 'rejected', null, 0, 0, null, ?, ?, ?, ?)",
-            [
-                _ledger_next_id(con),
-                entity,
-                name,
-                file_hash,
-                path_size(settings, moved_to),
-                None,
-                result.message,
-                run_id,
-                rules.as_of,
-                now,
-            ],
-        )
-        return result
-
-    extra = sorted(present - set(contract.names))
-    _build_checked_table(con, contract, rules, present)
-    counts = dict(
-        con.execute(
-            "select split_part(_all_problems[1], '|', 1), count(*) from _checked "
-            "where len(_all_problems) > 0 group by 1 order by 1"
-        ).fetchall()
-    )
-    typed = ", ".join(_quote_ident("t_" + n) for n in contract.names)
-    orig = ", ".join(_quote_ident("o_" + n) for n in contract.names)
+        return _reject(con, settings, quality, result, path, exc, rules, run_id)
+    clock.lap("read")
+    build_checked_table(con, contract, rules, set(read.columns))
+    clock.lap("row_checks")
+    report = validate_batch(con, contract, rules, quality)
+    result.validation = report.summary()
+    gx_findings = _apply_gx(con, contract, quality, report, name)
+    clock.lap("gx")
+    findings = [
+        *_column_findings(contract, quality, read, name),
+        *_row_findings(con, contract, quality, read, name),
+        *gx_findings,
+        *_redelivery_findings(con, contract, quality, name),
+    ]
+    counts = _reason_counts(con)
+    clock.lap("findings")
+    quarantined = sum(counts.values())
+    result.rows_in_file = read.records
+    result.reasons = counts
+    blocking = [f for f in findings if f.blocking]
+    extra = sorted(set(read.columns) - set(contract.names))
+    notes = [f"unknown column(s) ignored: {', '.join(extra)}"] if extra else []
+    ledger = {
+        "entity": entity,
+        "file_name": name,
+        "file_hash": file_hash,
+        "file_bytes": path.stat().st_size,
+        "file_format": read.fmt,
+        "rows_in_file": read.records,
+        "run_id": run_id,
+        "as_of": rules.as_of,
+        "validation": json.dumps(result.validation),
+    }
     con.execute("begin transaction")
     try:
-        batch_id = _ledger_next_id(con)
-        con.execute(
-            f"insert into raw.{entity} select {typed}, {batch_id}, _row_number "
-            "from _checked where len(_all_problems) = 0 order by _row_number"
-        )
-        con.execute(
-            f"insert into quarantine.{entity} select {batch_id}, {_sql_str(name)}, _row_number, "
-            "split_part(_all_problems[1], '|', 1), "
-            "array_to_string(list_transform(_all_problems, lambda x: split_part(x, '|', 2)), '; '), "
-            f"{orig} from _checked where len(_all_problems) > 0 order by _row_number"
-        )
-        loaded, quarantined, amount = con.execute(
-            "select count(*) filter (where len(_all_problems) = 0), "
-            "count(*) filter (where len(_all_problems) > 0), "
-            + (
-                "sum(t_amount) filter (where len(_all_problems) = 0)"
-                if entity == "transactions"
-                else "null"
+        batch_id = _next_batch_id(con)
+        for f in findings:
+            f.batch_id = batch_id
+        if blocking:
+            result.status = "held"
+            result.message = "held in landing/, not loaded: blocking check(s) failed: " + ", ".join(
+                sorted({f.check for f in blocking})
             )
-            + " from _checked"
-        ).fetchone()
-        message = f"unknown column(s) ignored: {', '.join(extra)}" if extra else ""
-        con.execute(
-            "insert into raw._batches values (?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id,
-                entity,
-                name,
-                file_hash,
-                path.stat().st_size,
-                fmt,
-                rows,
-                loaded,
-                quarantined,
-                amount,
-                message,
-                run_id,
-                rules.as_of,
-                now,
-            ],
-        )
+            _ledger(
+                con,
+                batch_id=batch_id,
+                status="held",
+                rows_loaded=0,
+                rows_quarantined=0,
+                message=result.message,
+                **ledger,
+            )
+        else:
+            loaded, amount = _insert_rows(con, contract, batch_id, name, set(read.columns))
+            result.rows_loaded = loaded
+            result.rows_quarantined = quarantined
+            result.message = "; ".join(notes)
+            _ledger(
+                con,
+                batch_id=batch_id,
+                status="loaded",
+                rows_loaded=loaded,
+                rows_quarantined=quarantined,
+                amount_loaded=amount,
+                message=result.message,
+                **ledger,
+            )
+        write_findings(con, run_id, rules.as_of, findings)
+        clock.lap("insert")
+        pause_point("ingest_commit")
         con.execute("commit")
+        clock.lap("commit")
     except BaseException:
         con.execute("rollback")
         raise
     result.batch_id = batch_id
-    result.rows_in_file = rows
-    result.rows_loaded = int(loaded)
-    result.rows_quarantined = int(quarantined)
-    result.message = message
-    result.reasons = {str(k): int(v) for k, v in counts.items()}
+    result.findings = findings
     return result
 
 
-def path_size(settings: Settings, relative: str) -> int | None:
-    path = settings.home / relative
-    return path.stat().st_size if path.exists() else None
+class _Clock:
+    """Seconds per step of a load, collected into ``BatchResult.seconds``."""
+
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+        self.last = time.monotonic()
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.into[step] = round(now - self.last, 3)
+        self.last = now
 
 
+def _read(con: duckdb.DuckDBPyConnection, contract: EntityContract, path: Path) -> ReadResult:
+    fmt = detect_format(path)
+    read = read_file(con, path, fmt)
+    present = set(read.columns)
+    missing = [col for col in contract.required if col not in present]
+    if missing:
+        raise RejectedFile(
+            "missing_required_column",
+            f"required column(s) missing: {', '.join(missing)}; the file has: "
+            f"{', '.join(read.columns) or '(none)'}",
+        )
+    if read.records == 0:
+        raise RejectedFile("no_data_rows", "the file has a header but no data rows")
+    if read.rows == 0:
+        first = con.execute(
+            "select message from _malformed order by _row_number limit 1"
+        ).fetchone()
+        raise RejectedFile(
+            "malformed_file",
+            f"none of the {read.malformed} record(s) could be parsed; first: "
+            f"{first[0] if first else '?'}",
+        )
+    return read
+
+
+def _reject(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    quality: QualityConfig,
+    result: BatchResult,
+    path: Path,
+    exc: RejectedFile,
+    rules: IngestRules,
+    run_id: str,
+) -> BatchResult:
+    """Report, ledger entry and log (committed), then move the file out of landing/."""
+    target = _write_report(settings, result.entity, path, result.file_hash, exc)
+    moved_to = str(target.relative_to(settings.home))
+    result.status = "rejected"
+    result.message = f"{exc.reason}: {exc.message} (moved to {moved_to})"
+    result.reasons = {exc.reason: 1}
+    found = finding(
+        quality,
+        "rejected_file",
+        1,
+        entity=result.entity,
+        file_name=result.file_name,
+        message=result.message,
+        sample=[{"reason": exc.reason}],
+    )
+    con.execute("begin transaction")
+    try:
+        batch_id = _ledger(
+            con,
+            entity=result.entity,
+            file_name=result.file_name,
+            file_hash=result.file_hash,
+            file_bytes=path.stat().st_size,
+            status="rejected",
+            rows_loaded=0,
+            rows_quarantined=0,
+            message=result.message,
+            run_id=run_id,
+            as_of=rules.as_of,
+        )
+        found.batch_id = batch_id
+        write_findings(con, run_id, rules.as_of, [found])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    pause_point("ingest_reject")
+    os.replace(path, target)
+    result.batch_id = batch_id
+    result.findings = [found]
+    return result
+
+
+def _finish_interrupted_reject(
+    con: duckdb.DuckDBPyConnection, settings: Settings, entity: str, path: Path, file_hash: str
+) -> BatchResult | None:
+    """A crash between the ledger entry and the move: finish the move, log nothing new."""
+    name = _relative_name(settings, path)
+    target = _rejected_target(settings, entity, path, file_hash)
+    if target.exists():
+        return None  # an earlier rejection completed: this is a new delivery
+    row = con.execute(
+        "select batch_id, message from raw._batches where entity = ? and file_name = ? "
+        "and file_hash = ? and status = 'rejected' order by batch_id desc limit 1",
+        [entity, name, file_hash],
+    ).fetchone()
+    if not row:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return BatchResult(entity, name, file_hash, "rejected", batch_id=int(row[0]), message=row[1])
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    batch_id: int,
+    name: str,
+    present: set[str],
+) -> tuple[int, Any]:
+    entity = contract.entity
+    names = contract.names
+    typed = ", ".join(quote_ident("t_" + n) for n in names)
+    orig = ", ".join(
+        f"l.{quote_ident(n)}" if n in present else "cast(null as varchar)" for n in names
+    )
+    raw_cols = ", ".join(quote_ident(n) for n in names)
+    q_cols = (
+        f"_batch_id, _file_name, _row_number, reason_code, reason_message, {raw_cols}, _raw_line"
+    )
+    con.execute(
+        f"insert into raw.{entity} ({raw_cols}, _batch_id, _row_number) "
+        f"select {typed}, {batch_id}, _row_number from _checked "
+        "where len(_all_problems) = 0"  # no sort: _row_number carries the order
+    )
+    con.execute(
+        f"insert into quarantine.{entity} ({q_cols}) "
+        f"select {batch_id}, {sql_str(name)}, c._row_number, "
+        "split_part(c._all_problems[1], '|', 1), "
+        "array_to_string(list_transform(c._all_problems, "
+        "lambda x: substr(x, strpos(x, '|') + 1)), '; '), "
+        f"{orig}, null from _checked c join _landing l on l._row_number = c._row_number "
+        "where len(c._all_problems) > 0 order by c._row_number"
+    )
+    nulls = ", ".join("null" for _ in names)
+    con.execute(
+        f"insert into quarantine.{entity} ({q_cols}) "
+        f"select {batch_id}, {sql_str(name)}, _row_number, 'malformed_line', message, "
+        f"{nulls}, raw_line from _malformed order by _row_number"
+    )
+    amount_sql = "sum(t_amount)" if entity == "transactions" else "null"
+    loaded, amount = con.execute(
+        f"select count(*), {amount_sql} from _checked where len(_all_problems) = 0"
+    ).fetchone()
+    return int(loaded), amount
+
+
+# ---------------------------------------------------------------------------------
+# findings
+# ---------------------------------------------------------------------------------
+def _reason_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(
+        "select code, count(*) from ("
+        "select split_part(_all_problems[1], '|', 1) as code from _checked "
+        "where len(_all_problems) > 0 "
+        "union all select 'malformed_line' from _malformed) group by 1 order by 1"
+    ).fetchall()
+    return {str(code): int(n) for code, n in rows}
+
+
+def _column_findings(
+    contract: EntityContract, quality: QualityConfig, read: ReadResult, name: str
+) -> list[Finding]:
+    extra = sorted(set(read.columns) - set(contract.names))
+    if not extra:
+        return []
+    return [
+        finding(
+            quality,
+            "unknown_column",
+            len(extra),
+            entity=contract.entity,
+            file_name=name,
+            checked=len(read.columns),
+            message=f"column(s) outside the {contract.entity} contract were not loaded: "
+            + ", ".join(extra),
+            sample=[{"column": col} for col in extra[: quality.log_sample_size]],
+        )
+    ]
+
+
+def _row_findings(
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    quality: QualityConfig,
+    read: ReadResult,
+    name: str,
+) -> list[Finding]:
+    """One finding per quarantine reason code, plus the quarantine rate."""
+    n = quality.log_sample_size
+    rows = con.execute(
+        f"""
+        with bad as (
+            select _row_number, split_part(_all_problems[1], '|', 1) as code,
+                   array_to_string(list_transform(_all_problems,
+                       lambda x: substr(x, strpos(x, '|') + 1)), '; ') as message
+            from _checked where len(_all_problems) > 0
+            union all
+            select _row_number, 'malformed_line', message from _malformed
+        ),
+        ranked as (
+            select *, row_number() over (partition by code order by _row_number) as k,
+                   count(*) over (partition by code) as n
+            from bad
+        )
+        select code, n, list({{'row': _row_number, 'message': message}} order by _row_number)
+        from ranked where k <= {n} group by code, n order by code
+        """
+    ).fetchall()
+    findings = [
+        finding(
+            quality,
+            code,
+            count,
+            entity=contract.entity,
+            file_name=name,
+            checked=read.records,
+            message=f"{count} of {read.records} record(s) quarantined in quarantine."
+            f"{contract.entity}",
+            sample=list(sample),
+        )
+        for code, count, sample in rows
+    ]
+    quarantined = sum(f.count for f in findings)
+    share = quarantined / read.records if read.records else 0.0
+    if share > quality.max_quarantine_share:
+        findings.append(
+            finding(
+                quality,
+                "quarantine_rate",
+                quarantined,
+                entity=contract.entity,
+                file_name=name,
+                checked=read.records,
+                message=f"{share:.1%} of the file quarantined (limit "
+                f"{quality.max_quarantine_share:.0%})",
+            )
+        )
+    return findings
+
+
+REDELIVERY_ENTITIES = ("transactions", "contacts")
+
+
+def _redelivery_findings(
+    con: duckdb.DuckDBPyConnection, contract: EntityContract, quality: QualityConfig, name: str
+) -> list[Finding]:
+    """Good rows whose key an earlier file already delivered: the latest file wins."""
+    if contract.entity not in REDELIVERY_ENTITIES:
+        return []
+    keys = list(contract.key)
+    others = [n for n in contract.names if n not in keys]
+    key_t = ", ".join(f"k.{quote_ident('t_' + k)}" for k in keys)
+    join = " and ".join(f"p.{quote_ident(k)} = k.{quote_ident('t_' + k)}" for k in keys)
+    new_values = (
+        "struct_pack("
+        + ", ".join(f"{quote_ident(n)} := k.{quote_ident('t_' + n)}" for n in others)
+        + ")"
+    )
+    old_values = (
+        "struct_pack(" + ", ".join(f"{quote_ident(n)} := r.{quote_ident(n)}" for n in others) + ")"
+    )
+    raw_keys = ", ".join(f"r.{quote_ident(k)}" for k in keys)
+    row = con.execute(
+        f"""
+        with k as (select * from _checked where len(_all_problems) = 0),
+        p as (
+            select {raw_keys}, arg_max({old_values}, r._batch_id * 10000000000 + r._row_number)
+                as v
+            from raw.{contract.entity} r
+            where ({raw_keys}) in (select ({key_t}) from k)
+            group by all
+        )
+        select count(*), count(*) filter (where p.v is distinct from {new_values}),
+            list({{'row': k._row_number, 'key': concat_ws(':', {key_t})}}
+                 order by k._row_number)[1:{int(quality.log_sample_size)}]
+        from k join p on {join}
+        """
+    ).fetchone()
+    if not row or not row[0]:
+        return []
+    count, changed, sample = int(row[0]), int(row[1]), list(row[2] or [])
+    return [
+        finding(
+            quality,
+            "redelivered_lines",
+            count,
+            entity=contract.entity,
+            file_name=name,
+            message=f"{count} record(s) replace a version from an earlier file ({changed} with "
+            "different values); the latest file wins, raw keeps both",
+            sample=sample,
+        )
+    ]
+
+
+def _apply_gx(
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    quality: QualityConfig,
+    report: GxReport,
+    name: str,
+) -> list[Finding]:
+    """Quarantine rows the suite flagged; findings for every failed expectation."""
+    findings: list[Finding] = []
+    flagged: list[tuple[int, str]] = []
+    for outcome in report.failed("row"):
+        detail = outcome.error or f"{outcome.unexpected} unexpected value(s)"
+        if outcome.row_numbers:
+            message = (
+                f"{outcome.code}|GX {outcome.label} failed for this row "
+                "(the SQL row checks let it through)"
+            )
+            flagged += [(row, message) for row in outcome.row_numbers]
+        findings.append(
+            finding(
+                quality,
+                "gx_contract",
+                outcome.unexpected or report.validated_rows,
+                entity=contract.entity,
+                file_name=name,
+                checked=report.validated_rows,
+                message=f"GX {outcome.label} [{outcome.code}]: {detail} ({report.mode} validation)",
+                sample=[mask_row(s, contract.pii) for s in outcome.sample],
+            )
+        )
+    if flagged:
+        con.execute("drop table if exists _gx_rows")
+        con.execute("create temp table _gx_rows (_row_number bigint, problem varchar)")
+        con.executemany("insert into _gx_rows values (?, ?)", flagged)
+        con.execute(
+            "update _checked set _all_problems = g.problems from ("
+            "select _row_number, list(problem order by problem) as problems "
+            "from _gx_rows group by 1) g where _checked._row_number = g._row_number"
+        )
+    for outcome in report.failed("batch"):
+        share = outcome.unexpected / outcome.checked if outcome.checked else 0.0
+        findings.append(
+            finding(
+                quality,
+                outcome.code,
+                outcome.unexpected,
+                entity=contract.entity,
+                file_name=name,
+                checked=outcome.checked,
+                message=f"GX {outcome.label}: {share:.1%} unexpected, at most "
+                f"{1 - (outcome.mostly or 1):.0%} allowed"
+                + (f" ({outcome.error})" if outcome.error else "")
+                + (f" ({report.mode} of {report.validated_rows} rows)"),
+                sample=[mask_row(s, contract.pii) for s in outcome.sample],
+            )
+        )
+    return findings
+
+
+# ---------------------------------------------------------------------------------
+# one entity
+# ---------------------------------------------------------------------------------
 def load_entity(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     entity: str,
     as_of: dt.date,
     run_id: str,
+    quality: QualityConfig | None = None,
 ) -> list[BatchResult]:
     """Load every new landing file of one entity; return one result per file looked at."""
     ensure_tables(con)
     rules = IngestRules.from_settings(settings, as_of)
+    quality = quality or QualityConfig.from_settings(settings)
     results: list[BatchResult] = []
     for path in pending_files(settings, entity):
         file_hash = file_sha256(path)
         name = _relative_name(settings, path)
         seen = con.execute(
             "select status, file_name from raw._batches where file_hash = ? and entity = ? "
-            "and status in ('loaded', 'duplicate') order by batch_id",
+            "and status in ('loaded', 'duplicate', 'rejected') order by batch_id",
             [file_hash, entity],
         ).fetchall()
-        if any(fname == name for _, fname in seen):
+        if any(fname == name and status != "rejected" for status, fname in seen):
             continue  # this exact file was handled on an earlier night
-        if seen:
-            first = next(fname for status, fname in seen if status == "loaded")
-            message = f"same content as already loaded {first}; not loaded again"
-            con.execute(
-                "insert into raw._batches values (?, ?, ?, ?, ?, null, 'duplicate', null, 0, 0, "
-                "null, ?, ?, ?, ?)",
-                [
-                    _ledger_next_id(con),
-                    entity,
-                    name,
-                    file_hash,
-                    path.stat().st_size,
-                    message,
-                    run_id,
-                    as_of,
-                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                ],
-            )
+        if any(fname == name and status == "rejected" for status, fname in seen):
+            finished = _finish_interrupted_reject(con, settings, entity, path, file_hash)
+            if finished:
+                results.append(finished)
+                continue
+        loaded = [fname for status, fname in seen if status == "loaded"]
+        if loaded:
             results.append(
-                BatchResult(
-                    entity,
-                    name,
-                    file_hash,
-                    "duplicate",
-                    message=message,
-                    reasons={"duplicate_file": 1},
-                )
+                _duplicate(con, quality, entity, path, name, file_hash, loaded[0], run_id, as_of)
             )
             continue
-        results.append(load_file(con, settings, entity, path, rules, run_id, file_hash))
+        results.append(load_file(con, settings, entity, path, rules, run_id, file_hash, quality))
     return results
+
+
+def _duplicate(
+    con: duckdb.DuckDBPyConnection,
+    quality: QualityConfig,
+    entity: str,
+    path: Path,
+    name: str,
+    file_hash: str,
+    first: str,
+    run_id: str,
+    as_of: dt.date,
+) -> BatchResult:
+    message = f"same content as already loaded {first}; not loaded again"
+    found = finding(
+        quality,
+        "duplicate_file",
+        1,
+        entity=entity,
+        file_name=name,
+        message=message,
+        sample=[{"same_as": first}],
+    )
+    con.execute("begin transaction")
+    try:
+        batch_id = _ledger(
+            con,
+            entity=entity,
+            file_name=name,
+            file_hash=file_hash,
+            file_bytes=path.stat().st_size,
+            status="duplicate",
+            rows_loaded=0,
+            rows_quarantined=0,
+            message=message,
+            run_id=run_id,
+            as_of=as_of,
+        )
+        found.batch_id = batch_id
+        write_findings(con, run_id, as_of, [found])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return BatchResult(
+        entity,
+        name,
+        file_hash,
+        "duplicate",
+        batch_id=batch_id,
+        message=message,
+        reasons={"duplicate_file": 1},
+        findings=[found],
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.quality.faults import pause_point
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
 
@@ -49,8 +50,26 @@ def published_tables(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> list
     ]
 
 
+def recover_interrupted_publish(settings: Settings) -> None:
+    """Undo what a killed publish left behind: a half-built warehouse file, or an
+    exports/ folder renamed away just before the new one took its place."""
+    target = settings.warehouse_path
+    building = target.with_name(f".{target.name}.building")
+    for leftover in (building, building.with_name(building.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    exports = settings.exports_dir
+    previous = exports.with_name(".exports.previous")
+    empty = exports.is_dir() and not any(exports.iterdir())
+    if previous.exists() and (not exports.exists() or empty):
+        if empty:
+            exports.rmdir()
+        os.replace(previous, exports)
+    shutil.rmtree(exports.with_name(".exports.building"), ignore_errors=True)
+
+
 def publish(settings: Settings, run_id: str, as_of: dt.date) -> list[PublishedTable]:
     """Copy the published schemas of the build database into warehouse/crm.duckdb."""
+    recover_interrupted_publish(settings)
     schemas = list(settings.section("exports").get("published_schemas", ["marts"]))
     target = settings.warehouse_path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +106,7 @@ def publish(settings: Settings, run_id: str, as_of: dt.date) -> list[PublishedTa
     finally:
         con.close()
     _fsync(building)
+    pause_point("publish_swap")
     os.replace(building, target)
     _fsync(target.parent)
     return tables
@@ -113,9 +133,10 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     finally:
         con.close()
     previous = exports.with_name(".exports.previous")
-    shutil.rmtree(previous, ignore_errors=True)
     if exports.exists():
+        shutil.rmtree(previous, ignore_errors=True)
         os.replace(exports, previous)
+    pause_point("publish_exports")
     os.replace(staging, exports)
     shutil.rmtree(previous, ignore_errors=True)
     return exports

@@ -15,6 +15,5 @@ select
     identifier_type,
     status,
     records,
-    share,
-    run_id
+    share
 from quality

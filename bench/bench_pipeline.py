@@ -1,0 +1,277 @@
+"""Pipeline benchmark: full build, incremental night and a plain-SQL baseline.
+
+For each size N (transaction lines) it:
+
+1. generates a sample with ``crm generate`` (about 10 lines per customer);
+2. runs the full nightly job (``crm run``) in a subprocess and reads every stage's wall time
+   and peak RSS from ``state/last_run_summary.json`` (ingest and validation per entity, dbt
+   per layer, identity, scoring, targeting, publish);
+3. adds a next-night delivery of 1% new lines and runs the incremental night;
+4. runs ``bench/baseline.sql`` — one hand-written DuckDB script computing the same core marts
+   from the same landing files — in a subprocess with the same memory limit and threads.
+
+Writes ``<out>.json`` and ``<out>.md``. Usage::
+
+    python bench/bench_pipeline.py --lines 1000000 --lines 10000000 --out bench/results/pipeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+AS_OF = dt.date(2026, 6, 30)
+LINES_PER_CUSTOMER = 10
+
+
+def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MB of the process tree)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    output: list[str] = []
+    import threading
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        try:
+            rss = sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)])
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    reader.join(timeout=10)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.stderr.write("".join(output[-80:]))
+        raise SystemExit(f"{' '.join(cmd[:4])} failed with exit {proc.returncode}")
+    return seconds, peak / 2**20
+
+
+def _crm(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipelines.cli", *args]
+
+
+def _landing_tx_sql(landing: Path) -> str:
+    folder = landing / "transactions"
+    parts = []
+    if list(folder.glob("*.csv")):
+        parts.append(
+            f"select filename, * exclude (filename) from read_csv('{folder}/*.csv', header = true, "
+            "all_varchar = true, filename = true, union_by_name = true)"
+        )
+    if list(folder.glob("*.jsonl")):
+        parts.append(
+            f"select filename, * exclude (filename) from read_json('{folder}/*.jsonl', "
+            "format = 'newline_delimited', filename = true, union_by_name = true, "
+            "columns = {source_system: 'varchar', transaction_id: 'varchar', "
+            "line_number: 'varchar', source_customer_id: 'varchar', occurred_at: 'varchar', "
+            "channel: 'varchar', store_id: 'varchar', product_id: 'varchar', "
+            "quantity: 'varchar', amount: 'varchar', discount: 'varchar', currency: 'varchar', "
+            "unit_cost: 'varchar', campaign_id: 'varchar'})"
+        )
+    if list(folder.glob("*.parquet")):
+        parts.append(
+            f"select filename, columns(* exclude (filename))::varchar from read_parquet("
+            f"'{folder}/*.parquet', filename = true, union_by_name = true)"
+        )
+    return "create or replace table landing_tx as\n" + "\nunion all by name\n".join(parts) + ";"
+
+
+BASELINE_RUNNER = """
+import sys, duckdb
+db, script, memory, threads = sys.argv[1:5]
+con = duckdb.connect(db)
+con.execute(f"set memory_limit = '{memory}'")
+con.execute(f"set threads = {threads}")
+con.execute(open(script).read())
+print(con.execute("select * from pareto").fetchall())
+"""
+
+
+def run_baseline(
+    home: Path, as_of: dt.date, memory: str, threads: int, env: dict[str, str]
+) -> dict:
+    sql = (REPO / "bench" / "baseline.sql").read_text(encoding="utf-8")
+    sql = sql.replace("{landing_tx}", _landing_tx_sql(home / "landing"))
+    sql = sql.replace("{as_of}", as_of.isoformat())
+    script = home / "baseline.sql"
+    script.write_text(sql, encoding="utf-8")
+    db = home / "baseline.duckdb"
+    db.unlink(missing_ok=True)
+    seconds, peak = _run_measured(
+        [sys.executable, "-c", BASELINE_RUNNER, str(db), str(script), memory, str(threads)], env
+    )
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+
+
+def bench_size(lines: int, work: Path, seed: int) -> dict:
+    customers = max(100, lines // LINES_PER_CUSTOMER)
+    home = work / f"lines_{lines}"
+    env = {**os.environ, "CRM_HOME": str(home), "CRM_PII_SALT": "bench-salt"}
+    result: dict = {"lines_target": lines, "customers": customers, "as_of": AS_OF.isoformat()}
+
+    gen_s, gen_rss = _run_measured(
+        _crm(
+            "generate",
+            "--home",
+            str(home),
+            "--customers",
+            str(customers),
+            "--seed",
+            str(seed),
+            "--end-date",
+            AS_OF.isoformat(),
+        ),
+        env,
+    )
+    summary = json.loads((home / "truth" / "summary.json").read_text())
+    result["lines"] = summary["counts"]["transactions"]["rows"]
+    result["generate"] = {"seconds": round(gen_s, 2), "peak_rss_mb": round(gen_rss, 1)}
+    print(f"[bench] {result['lines']:,} lines generated in {gen_s:.1f}s", flush=True)
+
+    full_s, full_rss = _run_measured(
+        _crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env
+    )
+    run = json.loads((home / "state" / "last_run_summary.json").read_text())
+    result["full_build"] = {
+        "seconds": round(full_s, 2),
+        "peak_rss_mb": round(full_rss, 1),
+        "stages": run.get("stages", []),
+        "dbt_layers": run.get("dbt_layers", []),
+    }
+    print(f"[bench] full build {full_s:.1f}s, peak {full_rss:,.0f} MB", flush=True)
+
+    night = AS_OF + dt.timedelta(days=1)
+    code = (
+        "import datetime as dt, sys; from pipelines.settings import Settings; "
+        "from pipelines.generator import generate_next_night; "
+        f"generate_next_night(Settings.load(sys.argv[1]), seed={seed}, "
+        f"day=dt.date.fromisoformat('{night.isoformat()}'), new_line_fraction=0.01)"
+    )
+    _run_measured([sys.executable, "-c", code, str(home)], env)
+    inc_s, inc_rss = _run_measured(
+        _crm("run", "--home", str(home), "--as-of", night.isoformat()), env
+    )
+    run = json.loads((home / "state" / "last_run_summary.json").read_text())
+    result["incremental_night"] = {
+        "seconds": round(inc_s, 2),
+        "peak_rss_mb": round(inc_rss, 1),
+        "rows_loaded": run.get("rows_loaded"),
+        "stages": run.get("stages", []),
+        "dbt_layers": run.get("dbt_layers", []),
+    }
+    print(f"[bench] incremental night {inc_s:.1f}s, peak {inc_rss:,.0f} MB", flush=True)
+
+    sys.path.insert(0, str(REPO))
+    from pipelines.settings import Settings
+
+    duck = Settings.load(home).duckdb_settings
+    result["baseline"] = run_baseline(home, AS_OF, duck["memory_limit"], duck["threads"], env)
+    print(f"[bench] baseline {result['baseline']['seconds']:.1f}s", flush=True)
+
+    full, base, inc = result["full_build"], result["baseline"], result["incremental_night"]
+    result["ratios"] = {
+        "full_build_vs_baseline": round(full["seconds"] / base["seconds"], 2),
+        "incremental_vs_full": round(inc["seconds"] / full["seconds"], 3),
+    }
+    return result
+
+
+def to_markdown(report: dict) -> str:
+    out = [
+        f"# Pipeline benchmark ({report['date']})",
+        "",
+        f"Machine: {report['machine']}. DuckDB memory_limit {report['memory_limit']}, "
+        f"threads {report['threads']}.",
+        "",
+        "| lines | customers | full build s | baseline s | full/baseline | incremental s "
+        "| incremental/full | peak RSS MB (full) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in report["sizes"]:
+        out.append(
+            f"| {r['lines']:,} | {r['customers']:,} | {r['full_build']['seconds']:.1f} | "
+            f"{r['baseline']['seconds']:.1f} | {r['ratios']['full_build_vs_baseline']:.2f} | "
+            f"{r['incremental_night']['seconds']:.1f} | "
+            f"{r['ratios']['incremental_vs_full']:.1%} | "
+            f"{r['full_build']['peak_rss_mb']:,.0f} |"
+        )
+    for r in report["sizes"]:
+        out += [
+            "",
+            f"## {r['lines']:,} lines: stages of the full build",
+            "",
+            "| stage | seconds | peak RSS MB |",
+            "| --- | ---: | ---: |",
+        ]
+        for s in r["full_build"]["stages"]:
+            rss = f"{s['peak_rss_mb']:,.0f}" if s.get("peak_rss_mb") else ""
+            out.append(f"| {s['stage']} | {s['seconds']:.1f} | {rss} |")
+        for s in r["full_build"]["dbt_layers"]:
+            out.append(f"| {s['stage']} (sum of node times) | {s['seconds']:.1f} | |")
+        out.append(
+            f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
+            f"{r['generate']['peak_rss_mb']:,.0f} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--lines",
+        type=int,
+        action="append",
+        help="transaction lines (repeatable; default 1,000,000)",
+    )
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "pipeline"))
+    parser.add_argument("--work", help="working directory (default: a temp dir)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    from pipelines.settings import Settings
+
+    duck = Settings.load(tempfile.gettempdir()).duckdb_settings
+    work = Path(args.work or tempfile.mkdtemp(prefix="crm-bench-"))
+    report = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "memory_limit": duck["memory_limit"],
+        "threads": duck["threads"],
+        "sizes": [bench_size(n, work, args.seed) for n in (args.lines or [1_000_000])],
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+    print(to_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Statistical models of the CRM warehouse (pure Python: numpy, scipy, polars; no I/O)."""

@@ -1,0 +1,106 @@
+"""Per-stage wall time and peak memory of a run, for the summary and the benchmarks.
+
+A sampler thread records the resident memory of this process and its children (dbt runs as
+a subprocess) while the job runs; afterwards each Dagster step's start/end, taken from the
+event log, selects its samples. dbt's own run_results.json splits the dbt step by layer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass
+class StageFigure:
+    stage: str
+    seconds: float
+    peak_rss_mb: float | None = None
+
+
+class RssSampler:
+    """Samples RSS of this process plus all its children every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._proc = psutil.Process()
+
+    def _rss(self) -> int:
+        total = 0
+        for proc in [self._proc, *self._proc.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._rss()))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def peak_mb(self, start: float, end: float) -> float | None:
+        values = [rss for t, rss in self.samples if start <= t <= end]
+        return round(max(values) / 2**20, 1) if values else None
+
+
+def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure]:
+    """Wall time and peak RSS of each Dagster step of the run, in execution order."""
+    from dagster import DagsterEventType
+
+    starts: dict[str, float] = {}
+    figures: list[StageFigure] = []
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            starts[event.step_key] = entry.timestamp
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            start = starts.get(event.step_key, entry.timestamp)
+            figures.append(
+                StageFigure(
+                    stage=event.step_key,
+                    seconds=round(entry.timestamp - start, 2),
+                    peak_rss_mb=sampler.peak_mb(start, entry.timestamp),
+                )
+            )
+    return figures
+
+
+def dbt_layer_figures(target_dir: Path) -> list[StageFigure]:
+    """Seconds per dbt layer (staging, intermediate, marts) and for the tests, from dbt's
+    run_results.json (sum of node execution times; dbt runs two threads)."""
+    results_path = target_dir / "run_results.json"
+    manifest_path = target_dir / "manifest.json"
+    if not results_path.exists() or not manifest_path.exists():
+        return []
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"]
+    totals: dict[str, float] = {}
+    for result in results.get("results", []):
+        node = nodes.get(result["unique_id"], {})
+        kind = node.get("resource_type", "other")
+        label = f"dbt {node.get('schema', '?')}" if kind in ("model", "seed") else f"dbt {kind}s"
+        totals[label] = totals.get(label, 0.0) + float(result.get("execution_time") or 0)
+    return [StageFigure(stage, round(seconds, 2)) for stage, seconds in sorted(totals.items())]
+
+
+def as_dicts(figures: list[StageFigure]) -> list[dict]:
+    return [asdict(f) for f in figures]
