@@ -44,7 +44,6 @@ from pipelines.settings import DBT_PROJECT_DIR  # noqa: E402
 
 SELECT = (
     "rfm_segment_map int_rfm_cells_segmented int_customer_orders_summarised "
-    "int_customer_channels_summarised "
     "int_campaign_contacts_attributed path:models/marts/analytics"
 )
 
