@@ -299,6 +299,7 @@ def contact_summary(
     orders: pd.DataFrame,
     as_of: dt.date,
     attribution_days: int = 14,
+    lookback_days: int = 365,
 ) -> pd.DataFrame:
     c = contacts.copy()
     c["business_date"] = pd.to_datetime(c["occurred_at"]).dt.date
@@ -323,7 +324,8 @@ def contact_summary(
         row["inbound_complaints_90d"] = int((inbound90 & (g["contact_type"] == "complaint")).sum())
         row["last_contact_date"] = g["business_date"].max()
         past = responded = 0
-        camp = g[out & g["campaign_id"].notna()]
+        recent = g["business_date"] >= _window_start(as_of, lookback_days)
+        camp = g[out & g["campaign_id"].notna() & recent]
         for _, cg in camp.groupby("campaign_id"):
             first = cg["business_date"].min()
             end = first + dt.timedelta(days=attribution_days - 1)

@@ -93,6 +93,48 @@ rfm_metrics as (
 
 ),
 
+{%- if method == 'rank' %}
+-- rank() without a sort of all customers: recency and frequency take few distinct
+-- values, so a value's rank is 1 + the customers before it, counted per value.
+rfm_population as (
+
+    select snapshot_date, count(*) as customers
+    from rfm_metrics
+    group by snapshot_date
+
+),
+
+recency_positions as (
+
+    select
+        snapshot_date,
+        recency_days,
+        sum(count(*)) over (
+            partition by snapshot_date order by recency_days desc
+            rows between unbounded preceding and current row
+        ) - count(*) as customers_before
+    from rfm_metrics
+    group by snapshot_date, recency_days
+
+),
+
+frequency_positions as (
+
+    select
+        snapshot_date,
+        frequency,
+        sum(count(*)) over (
+            partition by snapshot_date order by frequency
+            rows between unbounded preceding and current row
+        ) - count(*) as customers_before,
+        sum(count(*)) over (partition by snapshot_date) as buyers
+    from rfm_metrics
+    where has_window_purchase = 1
+    group by snapshot_date, frequency
+
+),
+{%- endif %}
+
 -- R is ranked among all customers. F and M are ranked among the customers with a
 -- purchase in the window; the others score 1 (no window frequency or spend). Ranking
 -- the many lapsed zero-frequency customers too would push every first-time buyer
@@ -100,21 +142,41 @@ rfm_metrics as (
 rfm_scored as (
 
     select
-        snapshot_date,
-        customer_key,
-        first_purchase_date,
-        last_purchase_date,
-        recency_days,
-        frequency,
-        monetary,
-        {{ score_bin('recency_days desc', 'snapshot_date', bins, method, 'customer_key') }} as r_score,
-        case when has_window_purchase = 1
-            then {{ score_bin('frequency', 'snapshot_date, has_window_purchase', bins, method, 'customer_key') }}
+        rfm_metrics.snapshot_date,
+        rfm_metrics.customer_key,
+        rfm_metrics.first_purchase_date,
+        rfm_metrics.last_purchase_date,
+        rfm_metrics.recency_days,
+        rfm_metrics.frequency,
+        rfm_metrics.monetary,
+        {%- if method == 'rank' %}
+        cast(floor(cast(recency_positions.customers_before as double) * {{ bins }}
+            / rfm_population.customers) as integer) + 1 as r_score,
+        case when rfm_metrics.has_window_purchase = 1
+            then cast(floor(cast(frequency_positions.customers_before as double) * {{ bins }}
+                / frequency_positions.buyers) as integer) + 1
             else 1 end as f_score,
-        case when has_window_purchase = 1
-            then {{ score_bin('monetary', 'snapshot_date, has_window_purchase', bins, method, 'customer_key') }}
+        {%- else %}
+        {{ score_bin('rfm_metrics.recency_days desc', 'rfm_metrics.snapshot_date', bins, method, 'rfm_metrics.customer_key') }} as r_score,
+        case when rfm_metrics.has_window_purchase = 1
+            then {{ score_bin('rfm_metrics.frequency', 'rfm_metrics.snapshot_date, rfm_metrics.has_window_purchase', bins, method, 'rfm_metrics.customer_key') }}
+            else 1 end as f_score,
+        {%- endif %}
+        case when rfm_metrics.has_window_purchase = 1
+            then {{ score_bin('rfm_metrics.monetary', 'rfm_metrics.snapshot_date, rfm_metrics.has_window_purchase', bins, method, 'rfm_metrics.customer_key') }}
             else 1 end as m_score
     from rfm_metrics
+    {%- if method == 'rank' %}
+    inner join rfm_population
+        on rfm_metrics.snapshot_date = rfm_population.snapshot_date
+    inner join recency_positions
+        on rfm_metrics.snapshot_date = recency_positions.snapshot_date
+        and rfm_metrics.recency_days = recency_positions.recency_days
+    left join frequency_positions
+        on rfm_metrics.snapshot_date = frequency_positions.snapshot_date
+        and rfm_metrics.frequency = frequency_positions.frequency
+        and rfm_metrics.has_window_purchase = 1
+    {%- endif %}
 
 ),
 

@@ -3,17 +3,24 @@
 -- has an outcome in var response_outcomes, or when they placed a purchase order
 -- within campaign_attribution_days days from the first contact (the contact day
 -- included). The attribution window is closed once it ends on or before as_of.
+-- Only the campaign contacts of the last campaign_response_lookback_days days (null = all
+-- history) count: the response rate describes recent behaviour.
 {%- set attribution_days = var('campaign_attribution_days') | int %}
 {%- set outcomes = var('response_outcomes') %}
+{%- set lookback = var('campaign_response_lookback_days') %}
 
 with
 
 contacts as (
 
-    select * from {{ ref('fct_contacts') }}
+    select customer_key, campaign_id, business_date, outcome
+    from {{ ref('fct_contacts') }}
     where direction = 'outbound'
       and campaign_id is not null
       and customer_key is not null
+    {%- if lookback is not none %}
+      and business_date >= {{ window_start(as_of_date(), lookback) }}
+    {%- endif %}
 
 ),
 
@@ -22,6 +29,9 @@ purchases as (
     select customer_key, business_date
     from {{ ref('fct_orders') }}
     where is_purchase and customer_key is not null
+    {%- if lookback is not none %}
+      and business_date >= {{ window_start(as_of_date(), lookback) }}
+    {%- endif %}
 
 ),
 

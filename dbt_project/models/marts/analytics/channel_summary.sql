@@ -1,62 +1,60 @@
 -- One row per sales channel and calendar month up to the month of as_of. Customers
 -- and orders count purchase orders (return-only orders are counted apart); revenue is
 -- net of returns and includes anonymous sales. A customer is multi-channel in a month
--- when, by the end of that month (or as_of), they had bought through 2+ channels.
+-- when, by the end of that month, they had bought through 2+ channels: the month of
+-- their first purchase in their second channel is on or before it.
+-- (fct_orders is read twice rather than through one shared CTE, which some engines
+-- would materialise)
 with
-
-orders as (
-
-    select
-        customer_key,
-        channel,
-        is_purchase,
-        is_return_only,
-        cast(gross_amount as decimal(18, 4)) as gross_amount,
-        cast(returned_amount as decimal(18, 4)) as returned_amount,
-        cast(net_amount as decimal(18, 4)) as net_amount,
-        {{ period_start('month', 'business_date') }} as month_start
-    from {{ ref('fct_orders') }}
-
-),
-
-customer_channels as (
-
-    select * from {{ ref('int_customer_channels_summarised') }}
-
-),
-
-multichannel as (
-
-    select
-        customer_key,
-        {{ period_start('month', 'multichannel_since') }} as multichannel_month
-    from customer_channels
-    where multichannel_since is not null
-
-),
 
 monthly as (
 
     select
-        month_start,
+        {{ period_start('month', 'business_date') }} as month_start,
         channel,
         sum(case when is_purchase then 1 else 0 end) as orders,
         sum(case when is_return_only then 1 else 0 end) as return_only_orders,
         sum(case when is_purchase and customer_key is null then 1 else 0 end) as anonymous_orders,
-        sum(gross_amount) as gross_revenue,
-        sum(returned_amount) as returned_amount,
-        sum(net_amount) as revenue,
-        sum(case when customer_key is not null then net_amount else 0 end) as known_customer_revenue
-    from orders
-    group by month_start, channel
+        sum(cast(gross_amount as decimal(18, 4))) as gross_revenue,
+        sum(cast(returned_amount as decimal(18, 4))) as returned_amount,
+        sum(cast(net_amount as decimal(18, 4))) as revenue,
+        sum(case when customer_key is not null then cast(net_amount as decimal(18, 4)) else 0 end)
+            as known_customer_revenue
+    from {{ ref('fct_orders') }}
+    group by {{ period_start('month', 'business_date') }}, channel
 
 ),
 
+-- known customers buying in a channel in a month
 channel_customers as (
 
-    select distinct month_start, channel, customer_key
-    from orders
+    select distinct
+        {{ period_start('month', 'business_date') }} as month_start,
+        channel,
+        customer_key
+    from {{ ref('fct_orders') }}
     where is_purchase and customer_key is not null
+
+),
+
+first_channel_months as (
+
+    select
+        customer_key,
+        channel,
+        min(month_start) as first_month,
+        row_number() over (partition by customer_key order by min(month_start), channel) as channel_order
+    from channel_customers
+    group by customer_key, channel
+
+),
+
+-- the month a customer became multi-channel (second channel's first month)
+multichannel as (
+
+    select customer_key, first_month as multichannel_month
+    from first_channel_months
+    where channel_order = 2
 
 ),
 

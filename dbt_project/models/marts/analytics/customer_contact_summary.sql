@@ -15,13 +15,6 @@ customers as (
 
 ),
 
-contacts as (
-
-    select * from {{ ref('fct_contacts') }}
-    where customer_key is not null
-
-),
-
 campaigns as (
 
     select * from {{ ref('int_campaign_contacts_attributed') }}
@@ -52,8 +45,9 @@ recent_stats as (
                 {%- for t in var('complaint_contact_types') %}'{{ t }}'{{ ", " if not loop.last }}{% endfor -%})
                   and business_date >= {{ window_start(as_of_date(), inbound_days) }} then 1 else 0 end)
             as inbound_complaints_{{ inbound_days }}d
-    from contacts
-    where business_date >= {{ window_start(as_of_date(), longest) }}
+    from {{ ref('fct_contacts') }}
+    where customer_key is not null
+      and business_date >= {{ window_start(as_of_date(), longest) }}
     group by customer_key
 
 ),
@@ -66,7 +60,8 @@ lifetime_stats as (
         max(business_date) as last_contact_date,
         max(case when direction = 'outbound' then business_date end) as last_outbound_contact_date,
         max(case when direction = 'inbound' then business_date end) as last_inbound_contact_date
-    from contacts
+    from {{ ref('fct_contacts') }}
+    where customer_key is not null
     group by customer_key
 
 ),

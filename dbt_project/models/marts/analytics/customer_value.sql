@@ -4,12 +4,6 @@
 -- others have no rank and the tier var('value_tier_unranked').
 with
 
-per_customer as (
-
-    select * from {{ ref('int_customer_orders_summarised') }}
-
-),
-
 ranked as (
 
     select
@@ -19,7 +13,7 @@ ranked as (
             order by value_window_net_revenue desc, customer_key
             rows between unbounded preceding and current row
         ) as cumulative_revenue
-    from per_customer
+    from {{ ref('int_customer_orders_summarised') }}
     where value_window_orders > 0
 
 ),
@@ -29,7 +23,7 @@ totals as (
     select
         count(*) as ranked_customers,
         sum(value_window_net_revenue) as ranked_revenue
-    from per_customer
+    from {{ ref('int_customer_orders_summarised') }}
     where value_window_orders > 0
 
 ),
@@ -54,6 +48,7 @@ select
     per_customer.lifetime_net_revenue,
     per_customer.lifetime_margin,
     ranked.value_rank,
+    ranked.cumulative_revenue as cumulative_window_net_revenue,
     case when ranked.value_rank is not null and totals.ranked_revenue <> 0
         then cast(per_customer.value_window_net_revenue as double) / cast(totals.ranked_revenue as double)
     end as revenue_share,
@@ -62,7 +57,7 @@ select
     end as cumulative_revenue_share,
     cast(ranked.value_rank as double) / totals.ranked_customers as cumulative_customer_share,
     {{ value_tier('ranked.value_rank', 'bounds') }} as value_tier
-from per_customer
+from {{ ref('int_customer_orders_summarised') }} as per_customer
 left join ranked
     on per_customer.customer_key = ranked.customer_key
 cross join totals

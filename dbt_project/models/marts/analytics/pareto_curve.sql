@@ -22,13 +22,13 @@ totals as (
 
 ascending as (
 
-    -- position from the lowest revenue up, and revenue of the lowest customers up to here
+    -- position from the lowest revenue up, and revenue of the lowest customers up to
+    -- here: everything but the customers ranked above this one
     select
         totals.customers - customer_value.value_rank + 1 as ascending_rank,
         customer_value.window_net_revenue,
-        sum(customer_value.window_net_revenue) over (
-            order by customer_value.value_rank desc rows between unbounded preceding and current row
-        ) as cumulative_revenue
+        totals.revenue - customer_value.cumulative_window_net_revenue
+            + customer_value.window_net_revenue as cumulative_revenue
     from customer_value
     cross join totals
 

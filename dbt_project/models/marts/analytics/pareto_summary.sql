@@ -15,9 +15,7 @@ ranked as (
     select
         value_rank,
         window_net_revenue,
-        sum(window_net_revenue) over (
-            order by value_rank rows between unbounded preceding and current row
-        ) as cumulative_revenue
+        cumulative_window_net_revenue as cumulative_revenue
     from customer_value
     where value_rank is not null
 

@@ -39,7 +39,7 @@ bounds as (
     select
         {{ month_end('min(business_date)') }} as first_month_end,
         {{ last_month_end_on_or_before(as_of_date()) }} as last_month_end
-    from orders
+    from {{ ref('fct_orders') }}
     where is_purchase and customer_key is not null
 
 ),

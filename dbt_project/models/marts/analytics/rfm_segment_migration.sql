@@ -17,17 +17,11 @@
 
 with
 
-history as (
-
-    select snapshot_date, customer_key, segment
-    from {{ ref('rfm_segment_history') }}
-    where snapshot_date <= {{ as_of_date() }}
-
-),
-
 snapshot_dates as (
 
-    select distinct snapshot_date from history
+    select distinct snapshot_date
+    from {{ ref('rfm_segment_history') }}
+    where snapshot_date <= {{ as_of_date() }}
 
 ),
 
@@ -57,6 +51,16 @@ pairs as (
       {%- endif %}
       )
     {%- endif %}
+
+),
+
+-- only the snapshots of the pairs to (re)compute: normally none, or the last two
+history as (
+
+    select snapshot_date, customer_key, segment
+    from {{ ref('rfm_segment_history') }}
+    where snapshot_date >= (select min(from_snapshot_date) from pairs)
+      and snapshot_date <= {{ as_of_date() }}
 
 ),
 
