@@ -8,13 +8,11 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, SEEDS_DIR, Settings
+from pipelines.settings import REPO_ROOT, Settings
 
 
 def _date(value: str) -> dt.date:
@@ -65,60 +63,6 @@ def _default_end_date(settings: Settings) -> dt.date:
 
 
 # ---- run ------------------------------------------------------------------------
-def _dbt_fingerprint(settings: Settings, as_of: dt.date) -> str:
-    """What the manifest depends on: project files, seeds, vars and the dbt version."""
-    import hashlib
-    from importlib.metadata import version
-
-    digest = hashlib.sha256(version("dbt-core").encode())
-    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
-    digest.update(settings.pii_salt.encode())
-    for root in (DBT_PROJECT_DIR, SEEDS_DIR):
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and not {"target", "logs", "dbt_packages"} & set(path.parts):
-                digest.update(str(path.relative_to(REPO_ROOT)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _prepare_dbt(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project so Dagster loads a manifest that matches the code.
-
-    Skipped when nothing the manifest depends on has changed since the last parse.
-    """
-    fingerprint = _dbt_fingerprint(settings, as_of)
-    stamp = settings.dbt_target_dir / "parse_fingerprint"
-    manifest = settings.dbt_target_dir / "manifest.json"
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return
-    env = settings.dbt_env()
-    dbt = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
-    proc = subprocess.run(
-        [
-            dbt,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(settings.dbt_target_dir),
-            # the same --vars as the build, so the build's partial parse is a cache hit
-            "--vars",
-            json.dumps(settings.dbt_vars(as_of)),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"dbt parse failed (exit {proc.returncode})")
-    stamp.write_text(fingerprint)
-
-
 def _instance(settings: Settings):
     """A persistent Dagster instance in state/dagster, configured by the repo's dagster.yaml."""
     from dagster import DagsterInstance
@@ -133,9 +77,14 @@ def _instance(settings: Settings):
 
 
 def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool) -> dict[str, Any]:
+    from pipelines.scoring.report import read_state, summary_lines
     from pipelines.warehouse import connect, table_exists
 
     summary: dict[str, Any] = {"run_id": run_id, "as_of": as_of.isoformat(), "success": success}
+    scoring = read_state(settings, run_id)
+    if scoring is not None:
+        summary["scoring"] = scoring
+        summary["extra_lines"] = [*summary.get("extra_lines", []), *summary_lines(scoring)]
     con = connect(settings)
     try:
         if table_exists(con, "raw", "_batches"):
@@ -200,7 +149,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     as_of = args.as_of or default_as_of(settings)
     started = time.monotonic()
     report("run", f"home {settings.home}, as_of {as_of}")
-    _prepare_dbt(settings, as_of)
+    from pipelines.transform.project import parse_dbt_project
+
+    parse_dbt_project(settings, as_of)
     report("run", "dbt project parsed")
 
     from pipelines.definitions import defs

@@ -3,19 +3,35 @@
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from pipelines.identity.assets import identity_assets
+from pipelines.identity.checks import identity_checks
 from pipelines.ingest.assets import ingest_assets, ingest_checks
 from pipelines.publish.assets import build_publish_asset
 from pipelines.quality.assets import quality_assets, quality_checks
 from pipelines.resources import WRITER_TAG, CrmResource
 from pipelines.schedules import NIGHTLY_JOB_NAME, build_schedules
+from pipelines.scoring.assets import scoring_assets
+from pipelines.scoring.checks import scoring_checks
 from pipelines.settings import Settings
+from pipelines.targeting.assets import build_targeting_assets
+from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
+from pipelines.transform.project import DBT_EXECUTABLE
 
 settings = Settings.load()
 
 # Python assets that later stages add (scoring, targeting, ...) go here.
-python_assets: list[dg.AssetsDefinition] = [*quality_assets]
-asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *quality_checks]
+python_assets: list[dg.AssetsDefinition] = [*identity_assets, *quality_assets]
+asset_checks: list[dg.AssetChecksDefinition] = [*ingest_checks, *identity_checks, *quality_checks]
+
+# Targeting (issue 6): target lists, outbox, campaign results (deps declared by key).
+python_assets += build_targeting_assets()
+asset_checks += build_targeting_checks()
+
+# CLV scoring (issue 5): candidate + blocking checks, then marts/customer_scores, model_runs,
+# model_backtest.
+python_assets += scoring_assets
+asset_checks += scoring_checks
 
 _upstream = [
     key
@@ -42,7 +58,7 @@ defs = dg.Definitions(
     sensors=sensors,
     resources={
         "crm": CrmResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
     # One process writes the DuckDB build database: steps run one after another.
     executor=dg.in_process_executor,

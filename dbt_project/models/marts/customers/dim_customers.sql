@@ -1,16 +1,17 @@
--- One row per customer. Personal data appears only masked (names) or salted-hashed
--- (email, phone). Purchase figures are relative to as_of.
+-- The unified customer view: one row per person (customer_key), however many source
+-- systems know them. Personal data appears only masked (names) or salted-hashed (the
+-- normalised e-mail and the E.164 phone). Purchase figures are relative to as_of.
 with
 
-keys as (
+golden as (
 
-    select * from {{ ref('int_customers_keyed') }}
+    select * from {{ ref('int_customers_golden') }}
 
 ),
 
-customers as (
+contact_points as (
 
-    select * from {{ ref('stg_landing__customers') }}
+    select * from {{ ref('int_customer_contact_points') }}
 
 ),
 
@@ -35,70 +36,85 @@ order_stats as (
 
 ),
 
-joined as (
+channels as (
+
+    select distinct customer_key, channel
+    from orders
+    where is_purchase
+
+),
+
+channels_used as (
 
     select
-        keys.customer_key,
-        keys.source_system,
-        keys.source_customer_id,
-        keys.record_origin,
-        customers.first_name,
-        customers.last_name,
-        lower(trim(customers.email)) as email_normalised,
-        customers.phone,
-        customers.birth_date,
-        floor({{ dbt.datediff('customers.birth_date', as_of_date(), 'day') }} / 365.25) as age_years,
-        customers.gender,
-        customers.city,
-        customers.district,
-        customers.region,
-        customers.country,
-        customers.signup_at,
-        customers.consent_email,
-        customers.consent_sms,
-        customers.consent_phone,
-        customers.consent_mail
-    from keys
-    left join customers
-        on keys.source_system = customers.source_system
-        and keys.source_customer_id = customers.source_customer_id
+        customer_key,
+        {{ dbt.listagg('channel', "','", 'order by channel') }} as channels_used
+    from channels
+    group by customer_key
+
+),
+
+referrals as (
+
+    select referred_by_customer_key as customer_key, count(*) as referrals_made
+    from golden
+    where referred_by_customer_key is not null
+    group by referred_by_customer_key
+
+),
+
+aged as (
+
+    select
+        *,
+        floor({{ dbt.datediff('birth_date', as_of_date(), 'day') }} / 365.25) as age_years
+    from golden
 
 )
 
 select
-    joined.customer_key,
-    joined.source_system,
-    joined.source_customer_id,
-    joined.record_origin,
-    {{ mask_name('joined.first_name') }} as first_name_masked,
-    {{ mask_name('joined.last_name') }} as last_name_masked,
-    {{ hash_pii('joined.email_normalised') }} as email_hash,
-    {{ hash_pii('joined.phone') }} as phone_hash,
-    joined.gender,
+    aged.customer_key,
+    {{ mask_name('aged.first_name') }} as first_name_masked,
+    {{ mask_name('aged.last_name') }} as last_name_masked,
+    {{ hash_pii('aged.email_key') }} as email_hash,
+    {{ hash_pii('aged.phone_e164') }} as phone_hash,
+    aged.gender,
     case
-        when joined.age_years is null then 'unknown'
-        when joined.age_years < 20 then 'under 20'
-        when joined.age_years < 30 then '20-29'
-        when joined.age_years < 40 then '30-39'
-        when joined.age_years < 50 then '40-49'
-        when joined.age_years < 60 then '50-59'
+        when aged.age_years is null then 'unknown'
+        when aged.age_years < 20 then 'under 20'
+        when aged.age_years < 30 then '20-29'
+        when aged.age_years < 40 then '30-39'
+        when aged.age_years < 50 then '40-49'
+        when aged.age_years < 60 then '50-59'
         else '60+'
     end as age_band,
-    joined.region,
-    joined.city,
-    joined.district,
-    joined.country,
-    joined.signup_at,
-    coalesce(joined.consent_email, false) as consent_email,
-    coalesce(joined.consent_sms, false) as consent_sms,
-    coalesce(joined.consent_phone, false) as consent_phone,
-    coalesce(joined.consent_mail, false) as consent_mail,
+    aged.region,
+    aged.city,
+    aged.district,
+    coalesce(aged.consent_email, false) as consent_email,
+    coalesce(aged.consent_sms, false) as consent_sms,
+    coalesce(aged.consent_phone, false) as consent_phone,
+    coalesce(aged.consent_mail, false) as consent_mail,
+    contact_points.contactable_email,
+    contact_points.contactable_sms,
+    contact_points.contactable_phone,
+    contact_points.contactable_mail,
     order_stats.first_purchase_date,
     order_stats.last_purchase_date,
     coalesce(order_stats.orders, 0) as orders,
     coalesce(order_stats.net_revenue, 0) as net_revenue,
     order_stats.margin,
+    channels_used.channels_used,
+    aged.linked_records,
+    aged.referred_by_customer_key,
+    coalesce(referrals.referrals_made, 0) as referrals_made,
     {{ dbt.date_trunc('month', 'order_stats.first_purchase_date') }} as acquisition_cohort_month
-from joined
+from aged
+left join contact_points
+    on aged.customer_key = contact_points.customer_key
 left join order_stats
-    on joined.customer_key = order_stats.customer_key
+    on aged.customer_key = order_stats.customer_key
+left join channels_used
+    on aged.customer_key = channels_used.customer_key
+left join referrals
+    on aged.customer_key = referrals.customer_key

@@ -1,0 +1,39 @@
+{#- Golden-record helpers (models/intermediate/int_customers_golden.sql). -#}
+
+{#- Trust rank of a source system from var('customer_source_priority'): 1 = most trusted;
+    sources not listed share the rank after the last listed one. -#}
+{% macro source_priority_rank(source_system) -%}
+    {%- set priority = var('customer_source_priority', []) -%}
+    {%- if priority | length == 0 -%}
+        1
+    {%- else -%}
+        case {{ source_system }}
+        {%- for system in priority %}
+            when '{{ system }}' then {{ loop.index }}
+        {%- endfor %}
+            else {{ priority | length + 1 }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Survivorship order: the most trusted source first, then the most recent version,
+    then a stable tie-break. `has_value` puts records holding the attribute first. -#}
+{% macro survivorship_rank(has_value) -%}
+    row_number() over (
+        partition by customer_key
+        order by
+            case when {{ has_value }} then 0 else 1 end,
+            source_rank,
+            updated_at desc,
+            source_system,
+            source_customer_id
+    )
+{%- endmacro %}
+
+{#- Consent per channel: any opt-out wins; else any opt-in; else unknown (null). -#}
+{% macro most_restrictive_consent(column) -%}
+    case
+        when sum(case when {{ column }} = false then 1 else 0 end) > 0 then false
+        when sum(case when {{ column }} = true then 1 else 0 end) > 0 then true
+    end
+{%- endmacro %}

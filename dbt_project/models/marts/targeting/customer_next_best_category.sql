@@ -1,0 +1,128 @@
+-- For each customer: the top category they have not bought yet, scored by
+-- sum over the categories A they buy of lift(A -> B) x their affinity to A,
+-- where affinity = share of the customer's purchase orders that contain A.
+-- Only rules of marts.product_affinity with lift above targeting_next_best_min_lift count.
+-- Customers with no qualifying rule get no row.
+with
+
+rules as (
+
+    select * from {{ ref('product_affinity') }}
+    where lift > {{ var('targeting_next_best_min_lift', 1.0) }}
+
+),
+
+lines as (
+
+    select * from {{ ref('fct_transactions') }}
+    where customer_key is not null
+        and not is_return
+        and category is not null
+        and category <> 'unknown'
+
+),
+
+customer_categories as (
+
+    select customer_key, category, count(distinct order_id) as category_orders
+    from lines
+    group by customer_key, category
+
+),
+
+customer_orders as (
+
+    select
+        customer_key,
+        count(distinct order_id) as purchase_orders,
+        count(distinct category) as categories_bought
+    from lines
+    group by customer_key
+
+),
+
+affinity as (
+
+    select
+        cc.customer_key,
+        cc.category,
+        1.0 * cc.category_orders / co.purchase_orders as affinity
+    from customer_categories as cc
+    inner join customer_orders as co on co.customer_key = cc.customer_key
+
+),
+
+contributions as (
+
+    select
+        affinity.customer_key,
+        rules.consequent_category as category,
+        rules.antecedent_category,
+        rules.lift,
+        rules.lift * affinity.affinity as contribution
+    from affinity
+    inner join rules on rules.antecedent_category = affinity.category
+    left join customer_categories as bought
+        on bought.customer_key = affinity.customer_key
+        and bought.category = rules.consequent_category
+    where bought.customer_key is null
+
+),
+
+strongest as (
+
+    select
+        customer_key,
+        category,
+        antecedent_category,
+        lift,
+        row_number() over (
+            partition by customer_key, category
+            order by contribution desc, antecedent_category
+        ) as contribution_rank
+    from contributions
+
+),
+
+scored as (
+
+    select
+        customer_key,
+        category,
+        -- rounded: a float sum's last bits depend on the summation order (threads)
+        round(sum(contribution), 9) as score,
+        count(*) as supporting_rules
+    from contributions
+    group by customer_key, category
+
+),
+
+ranked as (
+
+    select
+        scored.*,
+        row_number() over (
+            partition by scored.customer_key
+            order by scored.score desc, scored.category
+        ) as category_rank
+    from scored
+
+)
+
+select
+    ranked.customer_key,
+    {{ as_of_date() }} as as_of,
+    ranked.category as next_best_category,
+    ranked.score,
+    ranked.supporting_rules,
+    strongest.antecedent_category as supporting_category,
+    strongest.lift as supporting_lift,
+    co.purchase_orders,
+    co.categories_bought
+from ranked
+inner join strongest
+    on strongest.customer_key = ranked.customer_key
+    and strongest.category = ranked.category
+    and strongest.contribution_rank = 1
+inner join customer_orders as co on co.customer_key = ranked.customer_key
+where ranked.category_rank = 1
