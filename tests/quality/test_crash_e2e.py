@@ -7,6 +7,7 @@ names the runs). Rerunning a night byte for byte: tests/foundation/test_nightly_
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 from pathlib import Path
@@ -17,10 +18,12 @@ import pytest
 from pipelines.quality.reconcile import file_rows
 from pipelines.settings import ENTITIES, Settings
 from tests.fixtures.bad_files.corpus import CASES_BY_NAME, TX_HEADER, to_csv, tx
-from tests.quality.helpers import crm_run, crm_run_killed
+from tests.quality.helpers import AS_OF, crm_run, crm_run_killed
 from tests.quality.test_night_e2e import PRODUCTS
 
 pytestmark = pytest.mark.slow
+
+NIGHT_TWO = AS_OF + dt.timedelta(days=1)
 
 
 def night_one(landing: Path) -> None:
@@ -143,7 +146,7 @@ def test_kill_at_every_stage_then_recover(tmp_path: Path) -> None:
         ("publish", {"pause_at": "publish_swap"}),
     ]
     for stage, how in kills:
-        crm_run_killed(home, **how)
+        crm_run_killed(home, as_of=NIGHT_TWO, **how)
         assert sha256(warehouse) == night_one_hash, f"published warehouse changed ({stage})"
         assert publication(home) == night_one_run
         assert not (home / "warehouse" / ".crm.duckdb.building").exists() or stage == "publish"
@@ -151,17 +154,17 @@ def test_kill_at_every_stage_then_recover(tmp_path: Path) -> None:
 
     # killed between swapping the new warehouse in and swapping the new exports in:
     # the warehouse is the new complete one, the previous exports are set aside
-    crm_run_killed(home, pause_at="publish_exports")
+    crm_run_killed(home, as_of=NIGHT_TWO, pause_at="publish_exports")
     assert publication(home) != night_one_run
     assert (home / ".exports.previous").exists()
     assert_consistent(home, delivered)
 
-    final = crm_run(home)
+    final = crm_run(home, NIGHT_TWO)
     assert final.returncode == 0, final.stdout[-4000:]
     assert_consistent(home, delivered)
     assert not (home / ".exports.previous").exists()
 
-    clean = crm_run(reference)
+    clean = crm_run(reference, NIGHT_TWO)
     assert clean.returncode == 0, clean.stdout[-4000:]
     content, files = marts(home)
     assert content and files
