@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tests.fixtures.bad_files.corpus import CASES_BY_NAME, write_case
 from tests.quality.helpers import REPO_ROOT, load, make_home, query
 
@@ -41,6 +43,7 @@ def _load_and_kill(home, entity: str, pause_at: str) -> None:
     assert proc.returncode == -signal.SIGKILL, "the loader never reached the pause point"
 
 
+@pytest.mark.slow  # two GX imports (the killed process and the next load): ~20-35 s
 def test_kill_inside_the_batch_transaction(tmp_path) -> None:
     settings = make_home(tmp_path)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
