@@ -73,7 +73,15 @@ customer_order_metrics as (
     customers of `metrics` with a purchase (recency needs one).
       metrics  relation with snapshot_date, customer_key, first_purchase_date,
                last_purchase_date, rfm_frequency, rfm_monetary
-      cells    relation mapping (r_score, f_score, m_score) to rfm_cell and segment -#}
+      cells    relation mapping (r_score, f_score, m_score) to rfm_cell and segment
+
+    With rfm_tie_method 'rank' no row is sorted: score = floor((rank - 1) × bins / n) + 1
+    is looked up per snapshot and value, so the customers are not ranked one by one.
+    Recency and frequency take few distinct values: rank - 1 = the customers with a
+    worse value, counted per value. For monetary, floor((rank - 1) × bins / n) >= j
+    exactly when rank - 1 >= ceil(j × n / bins), i.e. when monetary is above the
+    ceil(j × n / bins)-th smallest value: score = 1 + the number of those bins - 1
+    bounds below it (only the window buyers are sorted, once, for the bounds). -#}
 {% macro rfm_scored_ctes(metrics, cells) -%}
 {%- set bins = var('rfm_bins') | int -%}
 {%- set method = var('rfm_tie_method') -%}
@@ -94,43 +102,91 @@ rfm_metrics as (
 ),
 
 {%- if method == 'rank' %}
--- rank() without a sort of all customers: recency and frequency take few distinct
--- values, so a value's rank is 1 + the customers before it, counted per value.
+-- per snapshot: customers (R population) and customers with a window purchase (F, M)
 rfm_population as (
 
-    select snapshot_date, count(*) as customers
+    select
+        snapshot_date,
+        count(*) as customers,
+        sum(has_window_purchase) as buyers
     from rfm_metrics
     group by snapshot_date
 
 ),
 
-recency_positions as (
+recency_scores as (
 
     select
-        snapshot_date,
-        recency_days,
-        sum(count(*)) over (
-            partition by snapshot_date order by recency_days desc
-            rows between unbounded preceding and current row
-        ) - count(*) as customers_before
-    from rfm_metrics
-    group by snapshot_date, recency_days
+        positions.snapshot_date,
+        positions.recency_days,
+        cast(floor(cast(positions.customers_before as double) * {{ bins }}
+            / rfm_population.customers) as integer) + 1 as r_score
+    from (
+        select
+            snapshot_date,
+            recency_days,
+            sum(count(*)) over (
+                partition by snapshot_date order by recency_days desc
+                rows between unbounded preceding and current row
+            ) - count(*) as customers_before
+        from rfm_metrics
+        group by snapshot_date, recency_days
+    ) as positions
+    inner join rfm_population
+        on positions.snapshot_date = rfm_population.snapshot_date
 
 ),
 
-frequency_positions as (
+frequency_scores as (
+
+    select
+        positions.snapshot_date,
+        positions.frequency,
+        cast(floor(cast(positions.customers_before as double) * {{ bins }}
+            / rfm_population.buyers) as integer) + 1 as f_score
+    from (
+        select
+            snapshot_date,
+            frequency,
+            sum(count(*)) over (
+                partition by snapshot_date order by frequency
+                rows between unbounded preceding and current row
+            ) - count(*) as customers_before
+        from rfm_metrics
+        where has_window_purchase = 1
+        group by snapshot_date, frequency
+    ) as positions
+    inner join rfm_population
+        on positions.snapshot_date = rfm_population.snapshot_date
+
+),
+-- the value at the ceil(j × buyers / bins)-th position, j = 1..bins-1: a customer's
+-- rank - 1 (customers with less) reaches that position exactly when their monetary
+-- is above it, so m_score = 1 + the number of bounds below their monetary
+monetary_positions as (
 
     select
         snapshot_date,
-        frequency,
-        sum(count(*)) over (
-            partition by snapshot_date order by frequency
-            rows between unbounded preceding and current row
-        ) - count(*) as customers_before,
-        sum(count(*)) over (partition by snapshot_date) as buyers
+        monetary,
+        row_number() over (partition by snapshot_date order by monetary) as position
     from rfm_metrics
     where has_window_purchase = 1
-    group by snapshot_date, frequency
+
+),
+
+monetary_bounds as (
+
+    select
+        monetary_positions.snapshot_date
+        {%- for j in range(1, bins) %},
+        max(case when monetary_positions.position = cast(floor(
+                cast({{ j }} * rfm_population.buyers + {{ bins - 1 }} as double) / {{ bins }}) as bigint)
+            then monetary_positions.monetary end) as monetary_bound_{{ j }}
+        {%- endfor %}
+    from monetary_positions
+    inner join rfm_population
+        on monetary_positions.snapshot_date = rfm_population.snapshot_date
+    group by monetary_positions.snapshot_date
 
 ),
 {%- endif %}
@@ -150,32 +206,35 @@ rfm_scored as (
         rfm_metrics.frequency,
         rfm_metrics.monetary,
         {%- if method == 'rank' %}
-        cast(floor(cast(recency_positions.customers_before as double) * {{ bins }}
-            / rfm_population.customers) as integer) + 1 as r_score,
+        recency_scores.r_score,
         case when rfm_metrics.has_window_purchase = 1
-            then cast(floor(cast(frequency_positions.customers_before as double) * {{ bins }}
-                / frequency_positions.buyers) as integer) + 1
-            else 1 end as f_score,
+            then frequency_scores.f_score else 1 end as f_score,
+        case when rfm_metrics.has_window_purchase = 1
+            then 1
+            {%- for j in range(1, bins) %}
+                + case when rfm_metrics.monetary > monetary_bounds.monetary_bound_{{ j }} then 1 else 0 end
+            {%- endfor %}
+            else 1 end as m_score
         {%- else %}
         {{ score_bin('rfm_metrics.recency_days desc', 'rfm_metrics.snapshot_date', bins, method, 'rfm_metrics.customer_key') }} as r_score,
         case when rfm_metrics.has_window_purchase = 1
             then {{ score_bin('rfm_metrics.frequency', 'rfm_metrics.snapshot_date, rfm_metrics.has_window_purchase', bins, method, 'rfm_metrics.customer_key') }}
             else 1 end as f_score,
-        {%- endif %}
         case when rfm_metrics.has_window_purchase = 1
             then {{ score_bin('rfm_metrics.monetary', 'rfm_metrics.snapshot_date, rfm_metrics.has_window_purchase', bins, method, 'rfm_metrics.customer_key') }}
             else 1 end as m_score
+        {%- endif %}
     from rfm_metrics
     {%- if method == 'rank' %}
-    inner join rfm_population
-        on rfm_metrics.snapshot_date = rfm_population.snapshot_date
-    inner join recency_positions
-        on rfm_metrics.snapshot_date = recency_positions.snapshot_date
-        and rfm_metrics.recency_days = recency_positions.recency_days
-    left join frequency_positions
-        on rfm_metrics.snapshot_date = frequency_positions.snapshot_date
-        and rfm_metrics.frequency = frequency_positions.frequency
+    inner join recency_scores
+        on rfm_metrics.snapshot_date = recency_scores.snapshot_date
+        and rfm_metrics.recency_days = recency_scores.recency_days
+    left join frequency_scores
+        on rfm_metrics.snapshot_date = frequency_scores.snapshot_date
+        and rfm_metrics.frequency = frequency_scores.frequency
         and rfm_metrics.has_window_purchase = 1
+    left join monetary_bounds
+        on rfm_metrics.snapshot_date = monetary_bounds.snapshot_date
     {%- endif %}
 
 ),
@@ -192,6 +251,134 @@ rfm_segmented as (
         on rfm_scored.r_score = rfm_cells.r_score
         and rfm_scored.f_score = rfm_cells.f_score
         and rfm_scored.m_score = rfm_cells.m_score
+
+)
+{%- endmacro %}
+
+{#- The RFM part of customer_order_metrics_ctes(orders, snapshots, 'rfm') for many
+    month-end snapshots at once (the history backfill), without joining every order to
+    every later month-end. Same CTE name and columns, same values.
+
+    Month-ends are numbered by month (month_index). An order on day d is in the
+    trailing rfm_window_days window [s - W + 1, s] of month-end s when d <= s < d + W:
+    from the month-end of its own month (entry) up to, but not including, the month of
+    d + W (exit; d + W - 1 is the last day in the window). Its frequency and monetary
+    are added at entry and subtracted at exit; running sums per customer over the
+    months where something changes give the window sums, and each such row holds until
+    the customer's next change. Only those change rows (at most two per customer and
+    month) are sorted, not customers × month-ends.
+      orders    relation with customer_key, business_date, is_purchase, net_amount
+      snapshots relation with one column snapshot_date (month-ends) -#}
+{% macro customer_order_metrics_by_month_end_ctes(orders, snapshots) -%}
+{%- set window_days = var('rfm_window_days') | int -%}
+{%- set epoch = "cast('2000-01-31' as date)" -%}
+metric_snapshots as (
+
+    select
+        snapshot_date,
+        {{ dbt.datediff(epoch, 'snapshot_date', 'month') }} as month_index
+    from {{ snapshots }}
+
+),
+
+order_windows as (
+
+    select
+        customer_key,
+        business_date,
+        case when is_purchase then 1 else 0 end as purchases,
+        net_amount,
+        {{ dbt.datediff(epoch, 'business_date', 'month') }} as entry_index,
+        {{ dbt.datediff(epoch, dbt.dateadd('day', window_days, 'business_date'), 'month') }} as exit_index
+    from {{ orders }}
+    where customer_key is not null
+
+),
+
+metric_changes as (
+
+    select
+        customer_key,
+        month_index,
+        sum(frequency_change) as frequency_change,
+        sum(monetary_change) as monetary_change,
+        min(purchase_date) as first_purchase_date,
+        max(purchase_date) as last_purchase_date
+    from (
+        select
+            customer_key,
+            entry_index as month_index,
+            purchases as frequency_change,
+            net_amount as monetary_change,
+            case when purchases = 1 then business_date end as purchase_date
+        from order_windows
+        union all
+        select
+            customer_key,
+            exit_index as month_index,
+            -purchases as frequency_change,
+            -net_amount as monetary_change,
+            cast(null as date) as purchase_date
+        from order_windows
+        where exit_index <= (select max(month_index) from metric_snapshots)
+    ) as changes
+    group by customer_key, month_index
+
+),
+
+metric_runs as (
+
+    select
+        customer_key,
+        month_index,
+        lead(month_index) over (partition by customer_key order by month_index) as next_month_index,
+        -- constant per customer: only rows after the first purchase are kept
+        min(first_purchase_date) over (partition by customer_key) as first_purchase_date,
+        max(last_purchase_date) over (
+            partition by customer_key order by month_index
+            rows between unbounded preceding and current row
+        ) as last_purchase_date,
+        sum(frequency_change) over (
+            partition by customer_key order by month_index
+            rows between unbounded preceding and current row
+        ) as rfm_frequency,
+        sum(monetary_change) over (
+            partition by customer_key order by month_index
+            rows between unbounded preceding and current row
+        ) as rfm_monetary
+    from metric_changes
+
+),
+
+-- the month-ends from each month a run can start in (an equality join, so the
+-- expansion below is a hash join the planner sizes right)
+run_snapshots as (
+
+    select
+        starts.month_index as run_month_index,
+        metric_snapshots.month_index,
+        metric_snapshots.snapshot_date
+    from (select distinct month_index from metric_changes) as starts
+    inner join metric_snapshots
+        on metric_snapshots.month_index >= starts.month_index
+
+),
+
+customer_order_metrics as (
+
+    select
+        run_snapshots.snapshot_date,
+        metric_runs.customer_key,
+        metric_runs.first_purchase_date,
+        metric_runs.last_purchase_date,
+        metric_runs.rfm_frequency,
+        cast(metric_runs.rfm_monetary as decimal(18, 4)) as rfm_monetary
+    from metric_runs
+    inner join run_snapshots
+        on metric_runs.month_index = run_snapshots.run_month_index
+    where metric_runs.last_purchase_date is not null
+      and (metric_runs.next_month_index is null
+           or run_snapshots.month_index < metric_runs.next_month_index)
 
 )
 {%- endmacro %}

@@ -18,3 +18,4 @@
     (cast(floor(cast({{ position }} - 1 as double) * {{ bins }}
         / count(*) over (partition by {{ partition_by }})) as integer) + 1)
 {%- endmacro %}
+

@@ -7,13 +7,18 @@
 -- snapshots whole (delete+insert on snapshot_date). Snapshots after as_of are
 -- removed first, so a rerun with an older as_of reproduces the past. The first run
 -- or `--full-refresh` backfills every month-end since the first purchase (or since
--- rfm_history_start).
+-- rfm_history_start), all at once from per-customer running sums over the months
+-- (customer_order_metrics_by_month_end_ctes), not one join of the orders per month-end.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='snapshot_date',
     on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where snapshot_date > {{ as_of_date() }}{% endif %}"
+    pre_hook=[
+        "{% if is_incremental() %}delete from {{ this }} where snapshot_date > {{ as_of_date() }}{% endif %}",
+        "{{ keep_written_join_sides() }}"
+    ],
+    post_hook="{{ reset_join_sides() }}"
 ) }}
 
 {%- set lookback = var('rfm_history_lookback_months') | int -%}
@@ -118,7 +123,13 @@ rfm_cells as (
 
 ),
 
+{% if is_incremental() -%}
+-- a night adds at most a few month-ends: join the orders to each of them
 {{ customer_order_metrics_ctes('orders', 'earlier_snapshots', 'rfm') }},
+{%- else -%}
+-- the backfill: every month-end at once from per-customer running sums
+{{ customer_order_metrics_by_month_end_ctes('orders', 'earlier_snapshots') }},
+{%- endif %}
 
 {{ rfm_scored_ctes('customer_order_metrics', 'rfm_cells') }}
 
