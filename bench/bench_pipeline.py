@@ -203,7 +203,8 @@ def to_markdown(report: dict) -> str:
         f"# Pipeline benchmark ({report['date']})",
         "",
         f"Machine: {report['machine']}. DuckDB memory_limit {report['memory_limit']}, "
-        f"threads {report['threads']}.",
+        f"threads {report['threads']}. Load average before the run: "
+        f"{report.get('load_average_before')}.",
         "",
         "| lines | customers | full build s | baseline s | full/baseline | incremental s "
         "| incremental/full | peak RSS MB (full) |",
@@ -220,21 +221,37 @@ def to_markdown(report: dict) -> str:
     for r in report["sizes"]:
         out += [
             "",
-            f"## {r['lines']:,} lines: stages of the full build",
+            f"## {r['lines']:,} lines: stages",
             "",
-            "| stage | seconds | peak RSS MB |",
-            "| --- | ---: | ---: |",
+            "| stage | full build s | peak RSS MB | incremental night s | peak RSS MB |",
+            "| --- | ---: | ---: | ---: | ---: |",
         ]
+        night = {s["stage"]: s for s in r["incremental_night"]["stages"]}
         for s in r["full_build"]["stages"]:
-            rss = f"{s['peak_rss_mb']:,.0f}" if s.get("peak_rss_mb") else ""
-            out.append(f"| {s['stage']} | {s['seconds']:.1f} | {rss} |")
+            n = night.get(s["stage"], {})
+            out.append(
+                f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | {n['seconds']:.1f} | {_mb(n)} |"
+                if n
+                else f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | | |"
+            )
+        layers = {s["stage"]: s for s in r["incremental_night"]["dbt_layers"]}
         for s in r["full_build"]["dbt_layers"]:
-            out.append(f"| {s['stage']} (sum of node times) | {s['seconds']:.1f} | |")
+            n = layers.get(s["stage"])
+            inc = f"{n['seconds']:.1f}" if n else ""
+            out.append(f"| {s['stage']} (sum of node times) | {s['seconds']:.1f} | | {inc} | |")
         out.append(
             f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
-            f"{r['generate']['peak_rss_mb']:,.0f} |"
+            f"{r['generate']['peak_rss_mb']:,.0f} | | |"
+        )
+        out.append(
+            f"| baseline.sql (plain DuckDB) | {r['baseline']['seconds']:.1f} | "
+            f"{r['baseline']['peak_rss_mb']:,.0f} | | |"
         )
     return "\n".join(out) + "\n"
+
+
+def _mb(stage: dict) -> str:
+    return f"{stage['peak_rss_mb']:,.0f}" if stage.get("peak_rss_mb") else ""
 
 
 def main() -> int:
@@ -263,12 +280,16 @@ def main() -> int:
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
         "memory_limit": duck["memory_limit"],
         "threads": duck["threads"],
-        "sizes": [bench_size(n, work, args.seed) for n in (args.lines or [1_000_000])],
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "sizes": [],
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+    for n in args.lines or [1_000_000]:
+        report["sizes"].append(bench_size(n, work, args.seed))
+        # written after every size, so a long 10M run keeps the 1M result
+        out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
     print(to_markdown(report))
     return 0
 

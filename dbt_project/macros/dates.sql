@@ -8,3 +8,13 @@
 {% macro business_date(ts) -%}
     cast({{ ts }} as date)
 {%- endmacro %}
+
+{#- Pre-hook of the incremental facts: a rerun with an earlier as_of first removes the rows
+    dated after it, so the incremental table equals a full rebuild at that as_of. Renders
+    nothing on the first build or with --full-refresh (the table is rebuilt anyway). -#}
+{% macro delete_after_as_of(date_column='business_date') -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- if existing is not none and not should_full_refresh() -%}
+        delete from {{ this }} where {{ date_column }} > {{ as_of_date() }}
+    {%- endif -%}
+{%- endmacro %}

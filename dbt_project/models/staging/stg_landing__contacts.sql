@@ -1,9 +1,21 @@
 -- One row per contact; a re-delivered contact_id replaces the earlier version.
+-- Incremental like stg_landing__transactions: only raw batches newer than the newest
+-- one already here, delete+insert on the contact key.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_system', 'contact_id'],
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
 
     select * from {{ source('landing', 'contacts') }}
+    {% if is_incremental() %}
+    where _batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
+    {% endif %}
 
 ),
 

@@ -27,7 +27,8 @@ renamed as (
         coalesce(category, 'unknown') as category,
         coalesce(department, 'unknown') as department,
         brand,
-        unit_cost
+        unit_cost,
+        _batch_id as batch_id
     from ranked
     where version_rank = 1
 

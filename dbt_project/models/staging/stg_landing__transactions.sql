@@ -1,10 +1,23 @@
 -- One row per line item. A corrected re-delivery (same source_system + transaction_id
 -- + line_number) replaces the earlier version: the latest batch wins; raw keeps history.
+-- Incremental: a night reads only the raw batches newer than the newest one already
+-- here (batch ids only grow), and delete+insert on the line key lets the new version
+-- replace the old one. --full-refresh rebuilds from all of raw.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_system', 'transaction_id', 'line_number'],
+    on_schema_change='fail',
+) }}
+
 with
 
 source as (
 
     select * from {{ source('landing', 'transactions') }}
+    {% if is_incremental() %}
+    where _batch_id > (select coalesce(max(batch_id), 0) from {{ this }})
+    {% endif %}
 
 ),
 

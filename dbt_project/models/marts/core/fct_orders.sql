@@ -1,9 +1,25 @@
 -- One row per transaction (order), with gross sales, returns, net and margin.
+-- Incremental: delete+insert of the orders that have a line rebuilt in this run.
+-- depends_on: {{ ref('int_transactions_enriched') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    on_schema_change='fail',
+    pre_hook="{{ delete_after_as_of('business_date') }}",
+) }}
+
 with
 
 lines as (
 
     select * from {{ ref('fct_transactions') }}
+    {% if is_incremental() %}
+    where order_id in (
+        select order_id from {{ ref('int_transactions_enriched') }}
+        where _build_seq = (select max(_build_seq) from {{ ref('int_transactions_enriched') }})
+    )
+    {% endif %}
 
 ),
 
