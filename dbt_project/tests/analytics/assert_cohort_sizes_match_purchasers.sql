@@ -16,11 +16,13 @@ purchasers as (
 
 expected as (
 
+    -- purchasers has one row per customer; every purchaser has an order from their
+    -- cohort month on (the first purchase), so an inner join sums the same revenue
     select
-        count(distinct purchasers.customer_key) as customers,
-        sum(orders.net_amount) as revenue
+        (select count(*) from purchasers) as customers,
+        sum(cast(orders.net_amount as decimal(18, 4))) as revenue
     from purchasers
-    left join {{ ref('fct_orders') }} as orders
+    inner join {{ ref('fct_orders') }} as orders
         on orders.customer_key = purchasers.customer_key
         and {{ period_start('month', 'orders.business_date') }} >= purchasers.cohort_month
 
