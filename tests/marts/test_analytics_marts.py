@@ -44,6 +44,7 @@ MARTS = (
     "region_summary",
     "customer_contact_summary",
     "dim_customers",
+    "customer_identities",
 )
 
 
@@ -144,8 +145,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     _crm_run(home, EARLY)  # rerun in the past on the same home
     rerun = _read_published(home)
 
-    dim = late["dim_customers"]
-    keys = dict(zip(dim["source_customer_id"], dim["customer_key"].astype(int), strict=True))
+    # one source system, one record per customer: source_customer_id -> customer_key
+    ids = late["customer_identities"]
+    keys = dict(zip(ids["source_customer_id"], ids["customer_key"].astype(int), strict=True))
+    assert len(set(keys.values())) == len(keys)
     return {
         "fixture": fixture,
         "early": early,
