@@ -249,11 +249,16 @@ def validate_batch(
     where: str = GOOD_ROWS,
     mode: str | None = None,
 ) -> GxReport:
-    """Validate the rows of ``_checked`` matching ``where`` with the entity's suite."""
+    """Validate the rows of ``_checked`` matching ``where`` with the entity's suite.
+
+    ``mode="skipped"`` (a file outside the run's GX file sample) validates nothing.
+    """
     started = time.monotonic()
     mode = mode or cfg.gx.mode
     row = con.execute(f"select count(*) from _checked where {where}").fetchone()
     candidates = int(row[0]) if row else 0
+    if mode == "skipped":
+        return GxReport(contract.entity, mode, candidates, 0, 0.0, [])
     if mode == "auto":
         mode = "full" if candidates <= cfg.gx.full_validation_max_rows else "sample"
     suite = _register_suite(contract.entity, rules, cfg)
