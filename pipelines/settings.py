@@ -45,12 +45,25 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+# libyaml's loader when available: crm.yml is read whenever a step asks for its settings.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Parsed config files by (path, mtime, size): an edited file is read again.
+_YAML_CACHE: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    return data
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    cached = _YAML_CACHE.get(key)
+    if cached is None:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_YAML_LOADER) or {}
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{path}: expected a mapping at the top level, got {type(data).__name__}"
+            )
+        cached = _YAML_CACHE[key] = data
+    return copy.deepcopy(cached)  # callers may change their copy
 
 
 def load_config(home: Path) -> dict[str, Any]:

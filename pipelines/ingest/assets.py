@@ -1,6 +1,7 @@
 """Ingest assets: one per landing entity, writing raw.<entity> and quarantine.<entity>.
 
-Each has four asset checks, evaluated after every load on the batches of the run:
+Each has four asset checks, evaluated after every load on the batches of the run (in
+the asset's own step, as ``check_specs``: one Dagster step per entity, not five):
 
 * ``file_rows_reconcile`` — rows in each file = rows loaded + rows quarantined;
 * ``files_readable`` — no file of the run was rejected (moved to landing/_rejected/);
@@ -11,9 +12,13 @@ All are declared blocking; the severity crm.yml gives the underlying check decid
 whether a failure stops the night (ERROR) or only warns (WARN).
 """
 
+import datetime as dt
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
+import duckdb
 
 from pipelines.ingest.loader import load_entity
 from pipelines.progress import report
@@ -21,7 +26,7 @@ from pipelines.quality.config import QualityConfig
 from pipelines.quality.log import finding, run_findings, write_findings
 from pipelines.quality.reconcile import file_rows
 from pipelines.resources import CrmResource
-from pipelines.settings import ENTITIES
+from pipelines.settings import ENTITIES, Settings
 from pipelines.warehouse import table_exists, work_db
 
 
@@ -36,8 +41,9 @@ def _ingest_asset(entity: str) -> dg.AssetsDefinition:
             f"quarantine.{entity}, unreadable files to landing/_rejected/{entity}/; every "
             "batch is validated with its GX suite (pipelines/quality/suites)."
         ),
+        check_specs=_check_specs(entity),
     )
-    def _asset(context: dg.AssetExecutionContext, crm: CrmResource) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, crm: CrmResource):
         settings = crm.settings
         as_of = crm.as_of(context)
         with work_db(settings) as con:
@@ -67,7 +73,7 @@ def _ingest_asset(entity: str) -> dg.AssetsDefinition:
             f"{len(by_status['held'])} held",
             context,
         )
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "files": len(results),
                 "rows_loaded": loaded,
@@ -79,6 +85,8 @@ def _ingest_asset(entity: str) -> dg.AssetsDefinition:
                 "raw_rows_total": int(total[0]) if total else 0,
             }
         )
+        # after the load committed; a failed blocking check fails this step
+        yield from _evaluate_checks(context, crm, entity)
 
     return _asset
 
@@ -87,160 +95,170 @@ def _severity(cfg: QualityConfig, check: str) -> dg.AssetCheckSeverity:
     return dg.AssetCheckSeverity.ERROR if cfg.is_blocking(check) else dg.AssetCheckSeverity.WARN
 
 
-def _ingest_checks(entity: str) -> list[dg.AssetChecksDefinition]:
+# name -> description of the four checks every ingest asset evaluates (all blocking).
+CHECK_DESCRIPTIONS: dict[str, str] = {
+    "file_rows_reconcile": "Every file of the run: records in the file (re-counted "
+    "independently) = rows loaded + rows quarantined, and raw/quarantine hold exactly "
+    "those rows.",
+    "files_readable": "No landing file of the run was rejected as a whole.",
+    "gx_suite": "The Great Expectations suite for {entity} passed on every batch of the run.",
+    "no_blocking_findings": "No check configured as blocking fired on this run's files "
+    "(such a file is held in landing/ and not loaded).",
+}
+
+
+def _check_specs(entity: str) -> list[dg.AssetCheckSpec]:
     key = dg.AssetKey(["raw", entity])
+    return [
+        dg.AssetCheckSpec(
+            name, asset=key, blocking=True, description=description.format(entity=entity)
+        )
+        for name, description in CHECK_DESCRIPTIONS.items()
+    ]
 
-    @dg.asset_check(
-        asset=key,
-        name="file_rows_reconcile",
-        blocking=True,
-        description="Every file of the run: records in the file (re-counted independently) = "
-        "rows loaded + rows quarantined, and raw/quarantine hold exactly those rows.",
-    )
-    def file_rows_reconcile(
-        context: dg.AssetCheckExecutionContext, crm: CrmResource
-    ) -> dg.AssetCheckResult:
-        settings = crm.settings
-        cfg = QualityConfig.from_settings(settings)
-        with work_db(settings) as con:
-            rows = file_rows(con, settings, entity, context.run.run_id)
-            bad = [r for r in rows if not r.ok]
-            if bad:
-                write_findings(
-                    con,
-                    context.run.run_id,
-                    crm.as_of(context),
-                    [
-                        finding(
-                            cfg,
-                            "reconcile_file_rows",
-                            len(bad),
-                            entity=entity,
-                            checked=len(rows),
-                            message="; ".join(r.describe() for r in bad)[:2000],
-                        )
-                    ],
+
+def _evaluate_checks(
+    context: dg.AssetExecutionContext, crm: CrmResource, entity: str
+) -> Iterator[dg.AssetCheckResult]:
+    """The four checks on the batches of this run, in CHECK_DESCRIPTIONS order."""
+    key = dg.AssetKey(["raw", entity])
+    run_id = context.run.run_id
+    settings = crm.settings
+    cfg = QualityConfig.from_settings(settings)
+    with work_db(settings) as con:
+        checks = (
+            _file_rows_reconcile(con, settings, cfg, entity, run_id, crm.as_of(context)),
+            _files_readable(con, cfg, entity, run_id),
+            _gx_suite(con, entity, run_id),
+            _no_blocking_findings(con, entity, run_id),
+        )
+    for name, result in zip(CHECK_DESCRIPTIONS, checks, strict=True):
+        yield dg.AssetCheckResult(asset_key=key, check_name=name, **result)
+
+
+def _file_rows_reconcile(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    cfg: QualityConfig,
+    entity: str,
+    run_id: str,
+    as_of: dt.date,
+) -> dict[str, Any]:
+    rows = file_rows(con, settings, entity, run_id)
+    bad = [r for r in rows if not r.ok]
+    if bad:
+        write_findings(
+            con,
+            run_id,
+            as_of,
+            [
+                finding(
+                    cfg,
+                    "reconcile_file_rows",
+                    len(bad),
+                    entity=entity,
+                    checked=len(rows),
+                    message="; ".join(r.describe() for r in bad)[:2000],
                 )
-        return dg.AssetCheckResult(
-            passed=not bad,
-            severity=_severity(cfg, "reconcile_file_rows"),
-            description=(
-                f"{len(rows)} file(s) reconciled"
-                if not bad
-                else "MISMATCH: " + "; ".join(r.describe() for r in bad)
-            ),
-            metadata={
-                "files": dg.MetadataValue.json([r.describe() for r in rows]),
-                "mismatches": len(bad),
-            },
+            ],
         )
-
-    @dg.asset_check(
-        asset=key,
-        name="files_readable",
-        blocking=True,
-        description="No landing file of the run was rejected as a whole.",
+    return dict(
+        passed=not bad,
+        severity=_severity(cfg, "reconcile_file_rows"),
+        description=(
+            f"{len(rows)} file(s) reconciled"
+            if not bad
+            else "MISMATCH: " + "; ".join(r.describe() for r in bad)
+        ),
+        metadata={
+            "files": dg.MetadataValue.json([r.describe() for r in rows]),
+            "mismatches": len(bad),
+        },
     )
-    def files_readable(
-        context: dg.AssetCheckExecutionContext, crm: CrmResource
-    ) -> dg.AssetCheckResult:
-        settings = crm.settings
-        cfg = QualityConfig.from_settings(settings)
-        with work_db(settings) as con:
-            rejected = (
-                con.execute(
-                    "select file_name, message from raw._batches where run_id = ? and entity = ? "
-                    "and status = 'rejected' order by batch_id",
-                    [context.run.run_id, entity],
-                ).fetchall()
-                if table_exists(con, "raw", "_batches")
-                else []
+
+
+def _files_readable(
+    con: duckdb.DuckDBPyConnection, cfg: QualityConfig, entity: str, run_id: str
+) -> dict[str, Any]:
+    rejected = (
+        con.execute(
+            "select file_name, message from raw._batches where run_id = ? and entity = ? "
+            "and status = 'rejected' order by batch_id",
+            [run_id, entity],
+        ).fetchall()
+        if table_exists(con, "raw", "_batches")
+        else []
+    )
+    return dict(
+        passed=not rejected,
+        severity=_severity(cfg, "rejected_file"),
+        description=(
+            "no rejected files"
+            if not rejected
+            else f"{len(rejected)} file(s) moved to landing/_rejected/{entity}/"
+        ),
+        metadata={"rejected": dg.MetadataValue.json({n: m for n, m in rejected})},
+    )
+
+
+def _gx_suite(con: duckdb.DuckDBPyConnection, entity: str, run_id: str) -> dict[str, Any]:
+    batches = (
+        con.execute(
+            "select file_name, validation from raw._batches where run_id = ? "
+            "and entity = ? and validation is not null order by batch_id",
+            [run_id, entity],
+        ).fetchall()
+        if table_exists(con, "raw", "_batches")
+        else []
+    )
+    findings = [
+        f
+        for f in run_findings(con, run_id)
+        if f["entity"] == entity and f["check_name"] == "gx_contract"
+    ]
+    summaries = {name: json.loads(v) for name, v in batches}
+    failed = {n: s["failed"] for n, s in summaries.items() if s.get("failed")}
+    rows = sum(s["validated_rows"] for s in summaries.values())
+    seconds = sum(s["seconds"] for s in summaries.values())
+    return dict(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR
+        if any(f["severity"] == "blocking" for f in findings)
+        else dg.AssetCheckSeverity.WARN,
+        description=f"{len(summaries)} batch(es), {rows} rows validated in {seconds:.1f}s",
+        metadata={
+            "batches": dg.MetadataValue.json(summaries),
+            "rows_validated": rows,
+            "rows_per_second": round(rows / seconds) if seconds else 0,
+        },
+    )
+
+
+def _no_blocking_findings(
+    con: duckdb.DuckDBPyConnection, entity: str, run_id: str
+) -> dict[str, Any]:
+    findings = [f for f in run_findings(con, run_id) if f["entity"] == entity]
+    blocking = [f for f in findings if f["severity"] == "blocking"]
+    return dict(
+        passed=not blocking,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(findings)} warning(s), see marts.data_quality_log"
+            if not blocking
+            else "BLOCKING: "
+            + "; ".join(f"{f['check_name']} {f['file_name'] or ''}".strip() for f in blocking)
+        ),
+        metadata={
+            "findings": dg.MetadataValue.json(
+                [
+                    {k: f[k] for k in ("check_name", "severity", "file_name", "failed_count")}
+                    for f in findings
+                ]
             )
-        return dg.AssetCheckResult(
-            passed=not rejected,
-            severity=_severity(cfg, "rejected_file"),
-            description=(
-                "no rejected files"
-                if not rejected
-                else f"{len(rejected)} file(s) moved to landing/_rejected/{entity}/"
-            ),
-            metadata={"rejected": dg.MetadataValue.json({n: m for n, m in rejected})},
-        )
-
-    @dg.asset_check(
-        asset=key,
-        name="gx_suite",
-        blocking=True,
-        description=f"The Great Expectations suite for {entity} passed on every batch of the run.",
+        },
     )
-    def gx_suite(context: dg.AssetCheckExecutionContext, crm: CrmResource) -> dg.AssetCheckResult:
-        settings = crm.settings
-        with work_db(settings) as con:
-            batches = (
-                con.execute(
-                    "select file_name, validation from raw._batches where run_id = ? "
-                    "and entity = ? and validation is not null order by batch_id",
-                    [context.run.run_id, entity],
-                ).fetchall()
-                if table_exists(con, "raw", "_batches")
-                else []
-            )
-            findings = [
-                f
-                for f in run_findings(con, context.run.run_id)
-                if f["entity"] == entity and f["check_name"] == "gx_contract"
-            ]
-        summaries = {name: json.loads(v) for name, v in batches}
-        failed = {n: s["failed"] for n, s in summaries.items() if s.get("failed")}
-        rows = sum(s["validated_rows"] for s in summaries.values())
-        seconds = sum(s["seconds"] for s in summaries.values())
-        return dg.AssetCheckResult(
-            passed=not failed,
-            severity=dg.AssetCheckSeverity.ERROR
-            if any(f["severity"] == "blocking" for f in findings)
-            else dg.AssetCheckSeverity.WARN,
-            description=f"{len(summaries)} batch(es), {rows} rows validated in {seconds:.1f}s",
-            metadata={
-                "batches": dg.MetadataValue.json(summaries),
-                "rows_validated": rows,
-                "rows_per_second": round(rows / seconds) if seconds else 0,
-            },
-        )
-
-    @dg.asset_check(
-        asset=key,
-        name="no_blocking_findings",
-        blocking=True,
-        description="No check configured as blocking fired on this run's files "
-        "(such a file is held in landing/ and not loaded).",
-    )
-    def no_blocking_findings(
-        context: dg.AssetCheckExecutionContext, crm: CrmResource
-    ) -> dg.AssetCheckResult:
-        with work_db(crm.settings) as con:
-            findings = [f for f in run_findings(con, context.run.run_id) if f["entity"] == entity]
-        blocking = [f for f in findings if f["severity"] == "blocking"]
-        return dg.AssetCheckResult(
-            passed=not blocking,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{len(findings)} warning(s), see marts.data_quality_log"
-                if not blocking
-                else "BLOCKING: "
-                + "; ".join(f"{f['check_name']} {f['file_name'] or ''}".strip() for f in blocking)
-            ),
-            metadata={
-                "findings": dg.MetadataValue.json(
-                    [
-                        {k: f[k] for k in ("check_name", "severity", "file_name", "failed_count")}
-                        for f in findings
-                    ]
-                )
-            },
-        )
-
-    return [file_rows_reconcile, files_readable, gx_suite, no_blocking_findings]
 
 
 ingest_assets = [_ingest_asset(entity) for entity in ENTITIES]
-ingest_checks = [check for entity in ENTITIES for check in _ingest_checks(entity)]
+# The checks run inside the ingest assets (check_specs); kept for definitions.py.
+ingest_checks: list[dg.AssetChecksDefinition] = []

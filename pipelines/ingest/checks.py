@@ -102,13 +102,26 @@ def _gx() -> dict[str, Any]:
     return gx_context()
 
 
+# Registered suites by (entity, rules, settings): every file of a night shares its
+# entity's suite, so it is built and registered once per process, not once per file.
+_SUITES: dict[tuple[str, str, str], Any] = {}
+_MAX_SUITES = 16
+
+
 def _register_suite(entity: str, rules: Any, cfg: QualityConfig):
     from pipelines.quality.suites import build_suite
 
+    key = (entity, repr(rules), repr(cfg))
+    suite = _SUITES.get(key)
+    if suite is not None:
+        return suite
     ctx = _gx()
+    while len(_SUITES) >= _MAX_SUITES:  # a long-lived process: forget the oldest
+        ctx["context"].suites.delete(_SUITES.pop(next(iter(_SUITES))).name)
     suite = build_suite(entity, rules, cfg)
     suite.name = f"{entity}_{next(_SUITE_IDS)}"
-    return ctx["context"].suites.add(suite)
+    _SUITES[key] = ctx["context"].suites.add(suite)
+    return _SUITES[key]
 
 
 # ---------------------------------------------------------------------------------
@@ -236,53 +249,55 @@ def validate_batch(
     where: str = GOOD_ROWS,
     mode: str | None = None,
 ) -> GxReport:
-    """Validate the rows of ``_checked`` matching ``where`` with the entity's suite."""
+    """Validate the rows of ``_checked`` matching ``where`` with the entity's suite.
+
+    ``mode="skipped"`` (a file outside the run's GX file sample) validates nothing.
+    """
     started = time.monotonic()
     mode = mode or cfg.gx.mode
     row = con.execute(f"select count(*) from _checked where {where}").fetchone()
     candidates = int(row[0]) if row else 0
+    if mode == "skipped":
+        return GxReport(contract.entity, mode, candidates, 0, 0.0, [])
     if mode == "auto":
         mode = "full" if candidates <= cfg.gx.full_validation_max_rows else "sample"
     suite = _register_suite(contract.entity, rules, cfg)
     outcomes = _outcomes(suite)
     select = _frame_select(contract)
     validated = 0
-    try:
-        if mode == "sample":
+    if mode == "sample":
+        df = to_frame(
+            con,
+            contract,
+            f"select {select} from _checked where {where} and {ROW_NUMBER} in ("
+            f"select {ROW_NUMBER} from _checked where {where} "
+            f"order by hash({ROW_NUMBER} + {int(cfg.gx.sample_seed)}), {ROW_NUMBER} "
+            f"limit {int(cfg.gx.sample_rows)}) order by {ROW_NUMBER}",
+        )
+        validated = len(df)
+        _validate_frame(suite, df, outcomes, cfg.log_sample_size)
+    else:
+        bounds = con.execute(
+            f"select min({ROW_NUMBER}), max({ROW_NUMBER}) from _checked where {where}"
+        ).fetchone()
+        low, high = (int(bounds[0]), int(bounds[1])) if bounds and bounds[0] else (1, 0)
+        step = max(cfg.gx.chunk_rows, 1)
+        if candidates == 0:
+            # validate an empty frame so column-level expectations still run
+            df = to_frame(con, contract, f"select {select} from _checked where false")
+            _validate_frame(suite, df, outcomes, cfg.log_sample_size)
+        for start in range(low, high + 1, step):
             df = to_frame(
                 con,
                 contract,
-                f"select {select} from _checked where {where} and {ROW_NUMBER} in ("
-                f"select {ROW_NUMBER} from _checked where {where} "
-                f"order by hash({ROW_NUMBER} + {int(cfg.gx.sample_seed)}), {ROW_NUMBER} "
-                f"limit {int(cfg.gx.sample_rows)}) order by {ROW_NUMBER}",
+                f"select {select} from _checked where {where} "
+                f"and {ROW_NUMBER} between {start} and {start + step - 1} "
+                f"order by {ROW_NUMBER}",
             )
-            validated = len(df)
+            if len(df) == 0:
+                continue
+            validated += len(df)
             _validate_frame(suite, df, outcomes, cfg.log_sample_size)
-        else:
-            bounds = con.execute(
-                f"select min({ROW_NUMBER}), max({ROW_NUMBER}) from _checked where {where}"
-            ).fetchone()
-            low, high = (int(bounds[0]), int(bounds[1])) if bounds and bounds[0] else (1, 0)
-            step = max(cfg.gx.chunk_rows, 1)
-            if candidates == 0:
-                # validate an empty frame so column-level expectations still run
-                df = to_frame(con, contract, f"select {select} from _checked where false")
-                _validate_frame(suite, df, outcomes, cfg.log_sample_size)
-            for start in range(low, high + 1, step):
-                df = to_frame(
-                    con,
-                    contract,
-                    f"select {select} from _checked where {where} "
-                    f"and {ROW_NUMBER} between {start} and {start + step - 1} "
-                    f"order by {ROW_NUMBER}",
-                )
-                if len(df) == 0:
-                    continue
-                validated += len(df)
-                _validate_frame(suite, df, outcomes, cfg.log_sample_size)
-    finally:
-        _gx()["context"].suites.delete(suite.name)
     _finish(outcomes)
     return GxReport(
         entity=contract.entity,

@@ -77,15 +77,22 @@ def publish(settings: Settings, run_id: str, as_of: dt.date) -> list[PublishedTa
     for leftover in (building, building.with_name(building.name + ".wal")):
         leftover.unlink(missing_ok=True)
 
+    sort_keys: dict[str, list[str]] = settings.section("exports").get("sort_keys") or {}
     con = connect(settings, building)
+    # Tables are stored sorted (by their key, else by all columns), so readers and the
+    # Parquet exports see the same row order for the same inputs and as_of.
+    con.execute("set preserve_insertion_order = true")
     tables: list[PublishedTable] = []
     try:
         con.execute(f"attach '{settings.work_db_path}' as work (read_only)")
         db = con.execute("select current_database()").fetchone()[0]
         for schema, name in published_tables(con, schemas):
+            keys = sort_keys.get(name)
+            order = ", ".join(f'"{k}"' for k in keys) if keys else "all"
             con.execute(f'create schema if not exists "{db}".{schema}')
             con.execute(
-                f'create table "{db}".{schema}."{name}" as select * from work.{schema}."{name}"'
+                f'create table "{db}".{schema}."{name}" as '
+                f'select * from work.{schema}."{name}" order by {order}'
             )
             count = con.execute(f'select count(*) from "{db}".{schema}."{name}"').fetchone()
             tables.append(PublishedTable(schema, name, int(count[0]) if count else 0))
@@ -120,14 +127,16 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     con = connect(settings, settings.warehouse_path, read_only=True)
+    con.execute("set preserve_insertion_order = true")
     try:
         for t in tables:
             folder = staging / t.schema
             folder.mkdir(exist_ok=True)
             out = folder / f"{t.name}.parquet"
-            # ORDER BY ALL makes the files reproducible for the same inputs and as_of.
+            # publish() stored the table sorted; keeping insertion order makes the files
+            # reproducible for the same inputs and as_of without sorting again.
             con.execute(
-                f"copy (select * from {t.schema}.\"{t.name}\" order by all) to '{out}' "
+                f"copy (select * from {t.schema}.\"{t.name}\") to '{out}' "
                 "(format parquet, compression zstd)"
             )
     finally:

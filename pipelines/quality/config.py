@@ -81,6 +81,9 @@ class GxSettings:
     chunk_rows: int = 250_000
     sample_rows: int = 100_000
     sample_seed: int = 42
+    # At most this many files of one entity per run are validated by GX (0 = every file),
+    # spread evenly over the run's files; the SQL row checks still see every row.
+    max_files_per_run: int = 0
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
@@ -115,6 +118,7 @@ class QualityConfig:
                 chunk_rows=int(gx.get("chunk_rows", 250_000)),
                 sample_rows=int(gx.get("sample_rows", 100_000)),
                 sample_seed=int(gx.get("sample_seed", 42)),
+                max_files_per_run=int(gx.get("max_files_per_run", 0)),
                 thresholds={str(k): float(v) for k, v in (gx.get("thresholds") or {}).items()},
             ),
         )

@@ -52,18 +52,33 @@ def _fingerprint(settings: Settings, as_of: dt.date) -> str:
     return digest.hexdigest()
 
 
-def parse_dbt_project(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project so Dagster loads a manifest that matches the code.
+class DbtParse:
+    """A `dbt parse` running in the background; :meth:`wait` raises when it failed."""
 
-    Skipped when nothing the manifest depends on has changed since the last parse.
+    def __init__(self, proc: subprocess.Popen[str], stamp: Path, fingerprint: str):
+        self.proc, self.stamp, self.fingerprint = proc, stamp, fingerprint
+
+    def wait(self) -> None:
+        stdout, stderr = self.proc.communicate()
+        if self.proc.returncode != 0:
+            sys.stderr.write(stdout + stderr)
+            raise RuntimeError(f"dbt parse failed (exit {self.proc.returncode})")
+        self.stamp.write_text(self.fingerprint)
+
+
+def start_dbt_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
+    """Start parsing the dbt project so Dagster loads a manifest that matches the code.
+
+    Returns None (nothing to do) when nothing the manifest depends on has changed since
+    the last parse; otherwise the running parse: the caller can do other work (imports)
+    on the second core meanwhile, then :meth:`DbtParse.wait`.
     """
     fingerprint = _fingerprint(settings, as_of)
     stamp = settings.dbt_target_dir / "parse_fingerprint"
     manifest = settings.dbt_target_dir / "manifest.json"
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return
-    env = settings.dbt_env()
-    proc = subprocess.run(
+        return None
+    proc = subprocess.Popen(
         [
             DBT_EXECUTABLE,
             "parse",
@@ -78,12 +93,16 @@ def parse_dbt_project(settings: Settings, as_of: dt.date) -> None:
             "--vars",
             json.dumps(settings.dbt_vars(as_of)),
         ],
-        env=env,
-        capture_output=True,
+        env=settings.dbt_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise RuntimeError(f"dbt parse failed (exit {proc.returncode})")
-    stamp.write_text(fingerprint)
+    return DbtParse(proc, stamp, fingerprint)
+
+
+def parse_dbt_project(settings: Settings, as_of: dt.date) -> None:
+    """Parse the dbt project (skipped when nothing it depends on has changed)."""
+    parse = start_dbt_parse(settings, as_of)
+    if parse is not None:
+        parse.wait()

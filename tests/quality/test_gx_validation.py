@@ -235,3 +235,46 @@ def test_validation_summary_is_recorded_in_the_ledger(tmp_path, mode) -> None:
     assert summary["mode"] == mode
     assert summary["validated_rows"] == (12 if mode == "full" else 5)
     assert summary["failed"] == []
+
+
+def test_gx_file_sample_spreads_evenly_and_keeps_small_runs_whole() -> None:
+    assert loader.gx_file_sample(5, 0) == set(range(5))
+    assert loader.gx_file_sample(5, 8) == set(range(5))
+    assert loader.gx_file_sample(10, 3) == {0, 3, 6}
+    assert len(loader.gx_file_sample(320, 24)) == 24
+
+
+def test_files_beyond_the_gx_file_sample_still_get_every_sql_row_check(tmp_path) -> None:
+    """quality.gx.max_files_per_run: 2 of 4 new files go through GX, 2 are marked skipped;
+    the dirty row of a skipped file is still quarantined and every good row loads. A later
+    run samples among its own new files only."""
+    import json
+
+    settings = make_home(tmp_path, {"quality": {"gx": {"max_files_per_run": 2}}})
+    folder = settings.landing_entity_dir("transactions")
+    for f in range(4):
+        rows = [tx(100 * f + n) for n in range(1, 6)] + [tx(100 * f + 9, channel="fax")]
+        (folder / f"tx_{f}.csv").write_bytes(to_csv(TX_HEADER, rows))
+    load(settings, "transactions")
+    ledger = query(
+        settings,
+        "select file_name, validation, rows_loaded, rows_quarantined from raw._batches "
+        "order by file_name",
+    )
+    modes = {name: json.loads(v)["mode"] for name, v, _, _ in ledger}
+    assert modes == {
+        "transactions/tx_0.csv": "full",
+        "transactions/tx_1.csv": "skipped",
+        "transactions/tx_2.csv": "full",
+        "transactions/tx_3.csv": "skipped",
+    }
+    assert [(loaded, quarantined) for _, _, loaded, quarantined in ledger] == [(5, 1)] * 4
+    reasons = query(settings, "select _file_name, reason_code from quarantine.transactions")
+    assert sorted(reasons) == [(f"transactions/tx_{f}.csv", "unknown_channel") for f in range(4)]
+
+    (folder / "tx_4.csv").write_bytes(to_csv(TX_HEADER, [tx(401)]))
+    load(settings, "transactions", run_id="run-2")
+    [(validation,)] = query(
+        settings, "select validation from raw._batches where file_name = 'transactions/tx_4.csv'"
+    )
+    assert json.loads(validation)["mode"] == "full"

@@ -69,21 +69,6 @@ contributions as (
 
 ),
 
-strongest as (
-
-    select
-        customer_key,
-        category,
-        antecedent_category,
-        lift,
-        row_number() over (
-            partition by customer_key, category
-            order by contribution desc, antecedent_category
-        ) as contribution_rank
-    from contributions
-
-),
-
 scored as (
 
     select
@@ -107,6 +92,30 @@ ranked as (
         ) as category_rank
     from scored
 
+),
+
+top_category as (
+
+    select * from ranked where category_rank = 1
+
+),
+
+strongest as (
+
+    -- the supporting rule, looked up only for each customer's top category
+    select
+        contributions.customer_key,
+        contributions.antecedent_category,
+        contributions.lift,
+        row_number() over (
+            partition by contributions.customer_key
+            order by contributions.contribution desc, contributions.antecedent_category
+        ) as contribution_rank
+    from contributions
+    inner join top_category
+        on top_category.customer_key = contributions.customer_key
+        and top_category.category = contributions.category
+
 )
 
 select
@@ -119,10 +128,8 @@ select
     strongest.lift as supporting_lift,
     co.purchase_orders,
     co.categories_bought
-from ranked
+from top_category as ranked
 inner join strongest
     on strongest.customer_key = ranked.customer_key
-    and strongest.category = ranked.category
     and strongest.contribution_rank = 1
 inner join customer_orders as co on co.customer_key = ranked.customer_key
-where ranked.category_rank = 1
