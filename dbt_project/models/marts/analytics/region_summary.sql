@@ -66,7 +66,10 @@ rolled_up as (
         sum(window_net_revenue) as window_net_revenue,
         sum(lifetime_net_revenue) as lifetime_net_revenue,
         sum(is_top_tier) as top_tier_customers,
-        avg(rfm_score) as avg_rfm_score,
+        -- from the integer score sum: a float sum's last bits depend on the order the
+        -- threads add in, and a rerun must give identical bytes
+        cast(sum(r_score + f_score + m_score) as double)
+            / nullif(3 * count(rfm_score), 0) as avg_rfm_score,
         avg(cast(r_score as double)) as avg_r_score,
         avg(cast(f_score as double)) as avg_f_score,
         avg(cast(m_score as double)) as avg_m_score
