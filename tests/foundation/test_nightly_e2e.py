@@ -245,7 +245,9 @@ def test_second_run_without_new_files_changes_nothing(night: Path) -> None:
     assert exports_after == exports_before
 
 
-def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(night: Path) -> None:
+def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(
+    night: Path, tmp_path: Path
+) -> None:
     reader = published(night)
     old_revenue = reader.execute("select sum(net_amount) from marts.fct_orders").fetchone()[0]
     new_file = night / "landing" / "transactions" / "zz_late_delivery.csv"
@@ -255,6 +257,7 @@ def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(nigh
         "pos,LATE-1,1,,2026-06-30 12:00:00,store,SKU100001,1,12345,KRW\n",
         encoding="utf-8",
     )
+    log = tmp_path / "late_run.log"
     job = subprocess.Popen(
         [
             sys.executable,
@@ -267,7 +270,8 @@ def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(nigh
             AS_OF.isoformat(),
         ],
         cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
+        # a file, not a pipe: the job's output would fill an unread pipe and block the job
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
         env={**__import__("os").environ, "CRM_PII_SALT": "test-salt"},
@@ -297,7 +301,7 @@ def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(nigh
             assert probe.returncode == 0, probe.stderr
             reads += 1
             time.sleep(0.5)
-        output = job.stdout.read() if job.stdout else ""
+        output = log.read_text(encoding="utf-8", errors="replace")
         assert job.returncode == 0, output[-3000:]
     finally:
         if job.poll() is None:
