@@ -53,23 +53,7 @@ built as (
 
 customers_rekeyed as (
 
-    -- source records whose current key differs from the key their lines carry here
-    select keys.source_system, keys.source_customer_id
-    from keys
-    where not exists (
-        select 1
-        from (
-            select distinct source_system, source_customer_id, customer_key
-            from {{ this }}
-            where source_customer_id is not null
-        ) as stored
-        where stored.source_system = keys.source_system
-            and stored.source_customer_id = keys.source_customer_id
-            and (
-                stored.customer_key = keys.customer_key
-                or (stored.customer_key is null and keys.customer_key is null)
-            )
-    )
+    {{ rekeyed_source_records('keys') }}
 
 ),
 

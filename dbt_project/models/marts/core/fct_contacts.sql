@@ -40,21 +40,7 @@ built as (
 
 customers_rekeyed as (
 
-    select keys.source_system, keys.source_customer_id
-    from keys
-    where not exists (
-        select 1
-        from (
-            select distinct source_system, source_customer_id, customer_key
-            from {{ this }}
-        ) as stored
-        where stored.source_system = keys.source_system
-            and stored.source_customer_id = keys.source_customer_id
-            and (
-                stored.customer_key = keys.customer_key
-                or (stored.customer_key is null and keys.customer_key is null)
-            )
-    )
+    {{ rekeyed_source_records('keys') }}
 
 ),
 
