@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 ## Generate a sample into $(CRM_HOME)/landing and run the nightly job on it.
 run: install
+	$(BIN)/crm prepare --home $(CRM_HOME)
 	$(BIN)/crm generate --home $(CRM_HOME) --customers $(CUSTOMERS) --seed $(SEED)
 	$(BIN)/crm run --home $(CRM_HOME)
 

@@ -1,7 +1,6 @@
 """The one Definitions object: what `dagster dev`, the schedule and `crm run` all load."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from pipelines.identity.assets import identity_assets
 from pipelines.identity.checks import identity_checks
@@ -17,6 +16,7 @@ from pipelines.targeting.assets import build_targeting_assets
 from pipelines.targeting.checks import build_asset_checks as build_targeting_checks
 from pipelines.transform.assets import dbt_asset_defs, dbt_project
 from pipelines.transform.project import DBT_EXECUTABLE
+from pipelines.transform.resources import CrmDbtCliResource
 
 settings = Settings.load()
 
@@ -58,7 +58,7 @@ defs = dg.Definitions(
     sensors=sensors,
     resources={
         "crm": CrmResource(),
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": CrmDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
     # One process writes the DuckDB build database: steps run one after another.
     executor=dg.in_process_executor,

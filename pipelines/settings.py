@@ -32,6 +32,25 @@ DEFAULT_CONFIG_FILE = REPO_ROOT / "crm.yml"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SEEDS_DIR = REPO_ROOT / "seeds"
 
+
+def dbt_manifest_cache_dir() -> Path:
+    """Parsed dbt manifests that Dagster's definitions load, shared by every home.
+
+    ``CRM_CACHE_DIR`` (default ``$XDG_CACHE_HOME/crm-warehouse`` or
+    ``~/.cache/crm-warehouse``) + ``dbt``; entries are keyed by a fingerprint of the
+    dbt project, so a changed project never loads a stale manifest.
+    """
+    base = os.environ.get("CRM_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (
+            str(Path(xdg) / "crm-warehouse")
+            if xdg
+            else str(Path.home() / ".cache" / "crm-warehouse")
+        )
+    return Path(base) / "dbt"
+
+
 ENTITIES: tuple[str, ...] = ("customers", "transactions", "contacts", "campaigns", "products")
 
 
@@ -221,11 +240,11 @@ class Settings:
 
     def dbt_vars(self, as_of: dt.date) -> dict[str, Any]:
         """Settings shared with dbt; dbt-only defaults live in dbt_project.yml."""
-        return {
-            "as_of": as_of.isoformat(),
-            "business_time_zone": self.business_time_zone,
-            "currency": self.currency,
-        }
+        return {"as_of": as_of.isoformat(), **self.dbt_shared_vars()}
+
+    def dbt_shared_vars(self) -> dict[str, Any]:
+        """The ``--vars`` that stay the same night after night (everything but as_of)."""
+        return {"business_time_zone": self.business_time_zone, "currency": self.currency}
 
 
 def today_in_business_tz(settings: Settings) -> dt.date:

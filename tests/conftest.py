@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the parsed-dbt-manifest cache of test runs out of the user's ~/.cache.
+
+    Set before any test imports pipelines.definitions. Entries are content-addressed
+    and renamed into place atomically, so xdist workers and later runs share them.
+    """
+    os.environ.setdefault(
+        "CRM_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"crm-test-cache-{getpass.getuser()}")
+    )
 
 
 def crm(

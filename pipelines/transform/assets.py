@@ -17,7 +17,11 @@ from pipelines.progress import report
 from pipelines.resources import CrmResource
 from pipelines.run_report import as_dicts, dbt_layer_figures
 from pipelines.settings import Settings
-from pipelines.transform.project import load_dbt_project
+from pipelines.transform.project import (
+    build_target_dir,
+    load_dbt_project,
+    wait_for_night_parse,
+)
 
 # Models tagged like this run after the Python scoring/targeting assets.
 AFTER_SCORING_TAG = "after_scoring"
@@ -62,7 +66,8 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmRes
     report("dbt", f"dbt build {' '.join(args[3:])} (as_of {crm.as_of(context)})", context)
     # A fixed target dir per dbt step (not dagster-dbt's unique one per run): dbt's partial
     # parse cache is reused night after night and old target dirs don't pile up.
-    target = settings.dbt_target_dir / context.op_execution_context.op.name
+    target = build_target_dir(settings, context.op_execution_context.op.name)
+    wait_for_night_parse(target)  # `crm run` parsed tonight's vars in the background
     invocation = dbt.cli(args, context=context, raise_on_error=True, target_path=target)
     yield from invocation.stream()
     layers = dbt_layer_figures(target)

@@ -1,4 +1,15 @@
-"""The dbt project as Dagster sees it; its manifest lives under $CRM_HOME/state/dbt."""
+"""The dbt project as Dagster sees it, and the two `dbt parse` runs a night needs.
+
+* The **definitions manifest** tells Dagster which dbt assets and checks exist. It
+  depends on the project's files and its steady vars, not on the home or the night,
+  so it is parsed once per project version into a shared cache
+  (:func:`pipelines.settings.dbt_manifest_cache_dir`), the way Dagster recommends
+  preparing a manifest at deploy time (`crm prepare`, run by `make install`).
+* The **night's parse** uses the night's ``--vars`` (as_of) and writes dbt's
+  partial-parse state into the dbt step's target dir, so ``dbt build`` skips parsing.
+  `crm run` starts it in the background, where it overlaps with the Dagster start-up
+  and the ingest; the dbt step waits for it (:func:`wait_for_night_parse`).
+"""
 
 from __future__ import annotations
 
@@ -6,103 +17,176 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 
-from pipelines.settings import DBT_PROJECT_DIR, REPO_ROOT, SEEDS_DIR, Settings
+from pipelines.settings import (
+    DBT_PROJECT_DIR,
+    REPO_ROOT,
+    SEEDS_DIR,
+    Settings,
+    dbt_manifest_cache_dir,
+)
 
 # The dbt next to this interpreter, so runs work without the venv's bin/ on PATH.
 _VENV_DBT = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else "dbt"
 
-
-def load_dbt_project(settings: Settings) -> DbtProject:
-    """The DbtProject for one runtime home, with a manifest ready to load.
-
-    `dagster dev` re-parses on every load; elsewhere the manifest is parsed when missing
-    (`crm run` re-parses before every run when the project changed).
-    """
-    os.environ.update(settings.dbt_env())
-    project = DbtProject(
-        project_dir=DBT_PROJECT_DIR,
-        target_path=settings.dbt_target_dir,
-        profiles_dir=DBT_PROJECT_DIR,
-    )
-    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
-        from pipelines.resources import default_as_of
-
-        parse_dbt_project(settings, default_as_of(settings))
-    return project
+# The op of the main dbt step: its target dir holds the night's partial-parse state.
+DBT_BUILD_OP = "dbt_models"
 
 
-def _fingerprint(settings: Settings, as_of: dt.date) -> str:
-    """What the manifest depends on: project files, seeds, vars and the dbt version."""
-    digest = hashlib.sha256(version("dbt-core").encode())
-    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
-    digest.update(settings.pii_salt.encode())
+def _project_digest() -> hashlib._Hash:
+    """What every manifest depends on: the dbt versions and the project's files."""
+    digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')}".encode())
     for root in (DBT_PROJECT_DIR, SEEDS_DIR):
         for path in sorted(root.rglob("*")):
             if path.is_file() and not {"target", "logs", "dbt_packages"} & set(path.parts):
                 digest.update(str(path.relative_to(REPO_ROOT)).encode())
                 digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return digest
+
+
+def manifest_dir(settings: Settings) -> Path:
+    """Cache entry of the definitions manifest for this project version and config."""
+    digest = _project_digest()
+    digest.update(json.dumps(settings.dbt_shared_vars(), sort_keys=True).encode())
+    return dbt_manifest_cache_dir() / digest.hexdigest()[:24]
+
+
+def _parse_command(target: Path, dbt_vars: dict[str, Any]) -> list[str]:
+    return [
+        DBT_EXECUTABLE,
+        "parse",
+        "--quiet",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--vars",
+        json.dumps(dbt_vars),
+    ]
 
 
 class DbtParse:
     """A `dbt parse` running in the background; :meth:`wait` raises when it failed."""
 
-    def __init__(self, proc: subprocess.Popen[str], stamp: Path, fingerprint: str):
-        self.proc, self.stamp, self.fingerprint = proc, stamp, fingerprint
+    def __init__(self, proc: subprocess.Popen[str], on_success: Any = None):
+        self.proc, self.on_success = proc, on_success
+        self.done = False
 
     def wait(self) -> None:
+        if self.done:
+            return
         stdout, stderr = self.proc.communicate()
+        self.done = True
         if self.proc.returncode != 0:
             sys.stderr.write(stdout + stderr)
             raise RuntimeError(f"dbt parse failed (exit {self.proc.returncode})")
-        self.stamp.write_text(self.fingerprint)
+        if self.on_success is not None:
+            self.on_success()
 
 
-def start_dbt_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
-    """Start parsing the dbt project so Dagster loads a manifest that matches the code.
+def start_manifest_prepare(settings: Settings) -> DbtParse | None:
+    """Parse the definitions manifest into the cache unless it is there already.
 
-    Returns None (nothing to do) when nothing the manifest depends on has changed since
-    the last parse; otherwise the running parse: the caller can do other work (imports)
-    on the second core meanwhile, then :meth:`DbtParse.wait`.
+    The parse writes into a private directory that is renamed into place when done,
+    so concurrent runs (or test workers) never read a half-written manifest.
     """
-    fingerprint = _fingerprint(settings, as_of)
-    stamp = settings.dbt_target_dir / "parse_fingerprint"
-    manifest = settings.dbt_target_dir / "manifest.json"
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+    final = manifest_dir(settings)
+    if (final / "manifest.json").exists():
         return None
+    staging = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    env = settings.dbt_env() | {"DBT_LOG_PATH": str(staging)}
     proc = subprocess.Popen(
-        [
-            DBT_EXECUTABLE,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(settings.dbt_target_dir),
-            # the same --vars as the build, so the build's partial parse is a cache hit
-            "--vars",
-            json.dumps(settings.dbt_vars(as_of)),
-        ],
-        env=settings.dbt_env(),
+        _parse_command(staging, settings.dbt_shared_vars()),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    return DbtParse(proc, stamp, fingerprint)
+
+    def publish() -> None:
+        try:
+            os.replace(staging, final)
+        except OSError:  # another process published the same entry first
+            shutil.rmtree(staging, ignore_errors=True)
+
+    return DbtParse(proc, publish)
 
 
-def parse_dbt_project(settings: Settings, as_of: dt.date) -> None:
-    """Parse the dbt project (skipped when nothing it depends on has changed)."""
-    parse = start_dbt_parse(settings, as_of)
+def prepare_manifest(settings: Settings) -> Path:
+    """The definitions manifest's directory, parsed first when missing."""
+    parse = start_manifest_prepare(settings)
+    if parse is not None:
+        parse.wait()
+    return manifest_dir(settings)
+
+
+def load_dbt_project(settings: Settings) -> DbtProject:
+    """The DbtProject Dagster loads, with its manifest prepared."""
+    os.environ.update(settings.dbt_env())
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        target_path=prepare_manifest(settings),
+        profiles_dir=DBT_PROJECT_DIR,
+    )
+
+
+# ---- the night's parse -------------------------------------------------------------
+def _night_fingerprint(settings: Settings, as_of: dt.date) -> str:
+    digest = _project_digest()
+    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
+    digest.update(settings.pii_salt.encode())
+    return digest.hexdigest()
+
+
+def build_target_dir(settings: Settings, op_name: str) -> Path:
+    """A fixed target dir per dbt step, so its partial-parse state carries over."""
+    return settings.dbt_target_dir / op_name
+
+
+_PENDING: dict[Path, DbtParse] = {}
+
+
+def start_night_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
+    """Parse with the night's vars into the dbt build's target dir, in the background.
+
+    Returns None when that parse state is current already (a rerun of the same night).
+    The dbt step calls :func:`wait_for_night_parse` before it starts dbt.
+    """
+    target = build_target_dir(settings, DBT_BUILD_OP)
+    fingerprint = _night_fingerprint(settings, as_of)
+    stamp = target / "parse_fingerprint"
+    state = target / "partial_parse.msgpack"
+    if state.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return None
+    target.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        _parse_command(target, settings.dbt_vars(as_of)),
+        env=settings.dbt_env() | {"DBT_LOG_PATH": str(target)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parse = DbtParse(proc, lambda: stamp.write_text(fingerprint))
+    _PENDING[target] = parse
+    return parse
+
+
+def wait_for_night_parse(target: Path) -> None:
+    """Block until a background parse into ``target`` (if any) has finished."""
+    parse = _PENDING.pop(target, None)
     if parse is not None:
         parse.wait()

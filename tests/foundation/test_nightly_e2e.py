@@ -351,3 +351,10 @@ def test_dbt_unit_tests_pass(night: Path) -> None:
     results = json.loads((target / "run_results.json").read_text())["results"]
     assert len(results) >= 5
     assert all(r["status"] == "pass" for r in results)
+
+
+def test_dbt_build_reused_the_nights_background_parse(night: Path) -> None:
+    log = (night / "state" / "dbt" / "target" / "dbt_models" / "dbt.log").read_text("utf-8")
+    first_build = log.split('"msg": "Running with dbt')[1]  # the nightly build, not the rerun
+    assert "Nothing changed, skipping partial parsing." in first_build
+    assert "Starting full parse" not in first_build
