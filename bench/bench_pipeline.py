@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -125,7 +126,9 @@ def run_baseline(
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
 
 
-def bench_size(lines: int, work: Path, seed: int) -> dict:
+def bench_size(
+    lines: int, work: Path, seed: int, progress: Callable[[dict], None] = lambda result: None
+) -> dict:
     customers = max(100, lines // LINES_PER_CUSTOMER)
     home = work / f"lines_{lines}"
     env = {**os.environ, "CRM_HOME": str(home), "CRM_PII_SALT": "bench-salt"}
@@ -160,7 +163,9 @@ def bench_size(lines: int, work: Path, seed: int) -> dict:
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
     }
+    result["full_build"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] full build {full_s:.1f}s, peak {full_rss:,.0f} MB", flush=True)
+    progress(result)
 
     night = AS_OF + dt.timedelta(days=1)
     code = (
@@ -181,7 +186,9 @@ def bench_size(lines: int, work: Path, seed: int) -> dict:
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
     }
+    result["incremental_night"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] incremental night {inc_s:.1f}s, peak {inc_rss:,.0f} MB", flush=True)
+    progress(result)
 
     sys.path.insert(0, str(REPO))
     from pipelines.settings import Settings
@@ -285,11 +292,17 @@ def main() -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(partial: dict | None = None) -> None:
+        # after every phase, so a long 10M run keeps what it has measured so far
+        data = {**report, "sizes": report["sizes"] + ([partial] if partial else [])}
+        out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        complete = {**report, "sizes": [r for r in data["sizes"] if "ratios" in r]}
+        out.with_suffix(".md").write_text(to_markdown(complete), encoding="utf-8")
+
     for n in args.lines or [1_000_000]:
-        report["sizes"].append(bench_size(n, work, args.seed))
-        # written after every size, so a long 10M run keeps the 1M result
-        out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        out.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+        report["sizes"].append(bench_size(n, work, args.seed, progress=write))
+        write()
     print(to_markdown(report))
     return 0
 
