@@ -173,14 +173,26 @@ def start_night_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
         return None
     target.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
+    for leftover in target.parent.glob(f"{target.name}.parse-*"):  # of killed runs
+        shutil.rmtree(leftover, ignore_errors=True)
+    # Parsed beside the target and moved in when done: a killed parse never leaves a
+    # half-written state for the build (which then simply parses itself).
+    staging = target.with_name(f"{target.name}.parse-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
     proc = subprocess.Popen(
-        _parse_command(target, settings.dbt_vars(as_of)),
-        env=settings.dbt_env() | {"DBT_LOG_PATH": str(target)},
+        _parse_command(staging, settings.dbt_vars(as_of)),
+        env=settings.dbt_env() | {"DBT_LOG_PATH": str(staging)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    parse = DbtParse(proc, lambda: stamp.write_text(fingerprint))
+
+    def install() -> None:
+        os.replace(staging / state.name, state)
+        stamp.write_text(fingerprint)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    parse = DbtParse(proc, install)
     _PENDING[target] = parse
     return parse
 
