@@ -38,6 +38,7 @@ lint: install
 
 ## Dagster UI on http://127.0.0.1:3000 with the same definitions the job uses.
 dev: install
+	$(BIN)/crm prepare --home $(CRM_HOME)
 	mkdir -p $(CRM_HOME)/state/dagster
 	cp dagster.yaml $(CRM_HOME)/state/dagster/dagster.yaml
 	CRM_HOME=$(abspath $(CRM_HOME)) DAGSTER_HOME=$(abspath $(CRM_HOME))/state/dagster \
