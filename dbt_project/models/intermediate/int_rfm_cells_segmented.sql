@@ -1,6 +1,6 @@
 -- Every RFM cell (r_score × f_score × m_score, 1..rfm_bins each) with its segment from
 -- the analyst-editable seed rfm_segment_map: the matching rule with the lowest priority.
--- A cell no rule covers keeps a null segment, which the not_null test reports.
+-- A cell no rule covers keeps a null segment, which the not_null_columns test reports.
 with
 
 scores as (
