@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import duckdb
 import pytest
 
 from pipelines.settings import Settings
-from pipelines.transform.project import DBT_EXECUTABLE, parse_dbt_project
+from pipelines.transform.project import DBT_EXECUTABLE, prepare_manifest
 from tests.conftest import REPO_ROOT
 
 GENERIC_TEST = REPO_ROOT / "dbt_project" / "tests" / "generic" / "not_null_columns.sql"
@@ -194,8 +193,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = tmp_path_factory.mktemp("nn_manifest")
     settings = Settings.load(home)
     settings.ensure_dirs()
-    parse_dbt_project(settings, dt.date(2026, 1, 1))
-    return json.loads((settings.dbt_target_dir / "manifest.json").read_text())
+    return json.loads((prepare_manifest(settings) / "manifest.json").read_text())
 
 
 def _node(manifest: dict, unique_id: str) -> dict:
