@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import json
 import os
-import shutil
 import sys
 import time
 from typing import Any
@@ -64,15 +63,18 @@ def _default_end_date(settings: Settings) -> dt.date:
 
 # ---- run ------------------------------------------------------------------------
 def _instance(settings: Settings):
-    """A persistent Dagster instance in state/dagster, configured by the repo's dagster.yaml."""
+    """A persistent Dagster instance in state/dagster: the repo's dagster.yaml + pooled event log."""
     from dagster import DagsterInstance
 
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
+    from pipelines.event_log import instance_yaml
+
     source = REPO_ROOT / "dagster.yaml"
     target = home / "dagster.yaml"
-    if source.exists() and (not target.exists() or target.read_bytes() != source.read_bytes()):
-        shutil.copyfile(source, target)
+    wanted = instance_yaml(source.read_text(encoding="utf-8"), str(home / "storage"))
+    if not target.exists() or target.read_text(encoding="utf-8") != wanted:
+        target.write_text(wanted, encoding="utf-8")
     return DagsterInstance.from_config(str(home))
 
 
