@@ -68,11 +68,13 @@ def _instance(settings: Settings):
 
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
+    from dagster._core.storage.sqlite_storage import _event_logs_directory
+
     from pipelines.event_log import instance_yaml
 
     source = REPO_ROOT / "dagster.yaml"
     target = home / "dagster.yaml"
-    wanted = instance_yaml(source.read_text(encoding="utf-8"), str(home / "storage"))
+    wanted = instance_yaml(source.read_text(encoding="utf-8"), _event_logs_directory(str(home)))
     if not target.exists() or target.read_text(encoding="utf-8") != wanted:
         target.write_text(wanted, encoding="utf-8")
     return DagsterInstance.from_config(str(home))

@@ -57,3 +57,20 @@ def test_wipe_closes_the_engines_and_starts_empty(tmp_path: Path) -> None:
     assert pooled.get_logs_for_run("run1") == []
     pooled.store_event(_materialization("run2", "a"))
     assert len(pooled.get_logs_for_run("run2")) == 1
+
+
+def test_crm_instance_writes_where_dagsters_default_instance_reads(tmp_path: Path) -> None:
+    from pipelines.cli import _instance
+    from pipelines.settings import REPO_ROOT, Settings
+
+    settings = Settings.load(tmp_path)
+    pooled = _instance(settings)
+    assert isinstance(pooled.event_log_storage, PooledSqliteEventLogStorage)
+    pooled.event_log_storage.store_event(_materialization("run1", "a"))
+    pooled.dispose()
+    # `make dev` copies the plain dagster.yaml: Dagster's default storage in the same home
+    (settings.dagster_home / "dagster.yaml").write_bytes((REPO_ROOT / "dagster.yaml").read_bytes())
+    plain = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    assert type(plain.event_log_storage) is SqliteEventLogStorage
+    assert len(plain.event_log_storage.get_logs_for_run("run1")) == 1
+    plain.dispose()
