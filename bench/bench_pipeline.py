@@ -78,13 +78,15 @@ def _landing_tx_sql(landing: Path) -> str:
     parts = []
     if list(folder.glob("*.csv")):
         parts.append(
+            # malformed lines (planted dirty rows) are skipped: the pipeline quarantines them
             f"select filename, * exclude (filename) from read_csv('{folder}/*.csv', header = true, "
-            "all_varchar = true, filename = true, union_by_name = true)"
+            "all_varchar = true, filename = true, union_by_name = true, ignore_errors = true)"
         )
     if list(folder.glob("*.jsonl")):
         parts.append(
             f"select filename, * exclude (filename) from read_json('{folder}/*.jsonl', "
             "format = 'newline_delimited', filename = true, union_by_name = true, "
+            "ignore_errors = true, "
             "columns = {source_system: 'varchar', transaction_id: 'varchar', "
             "line_number: 'varchar', source_customer_id: 'varchar', occurred_at: 'varchar', "
             "channel: 'varchar', store_id: 'varchar', product_id: 'varchar', "
