@@ -579,6 +579,9 @@ def _redelivery_findings(
         "struct_pack(" + ", ".join(f"{quote_ident(n)} := r.{quote_ident(n)}" for n in others) + ")"
     )
     raw_keys = ", ".join(f"r.{quote_ident(k)}" for k in keys)
+    # A semi join on the key columns, not a tuple IN: DuckDB then pushes the file's key
+    # range into the scan of raw (zone maps), instead of probing every raw row per file.
+    raw_join = " and ".join(f"r.{quote_ident(k)} = k.{quote_ident('t_' + k)}" for k in keys)
     row = con.execute(
         f"""
         with k as (select * from _checked where len(_all_problems) = 0),
@@ -586,7 +589,7 @@ def _redelivery_findings(
             select {raw_keys}, arg_max({old_values}, r._batch_id * 10000000000 + r._row_number)
                 as v
             from raw.{contract.entity} r
-            where ({raw_keys}) in (select ({key_t}) from k)
+            semi join k on {raw_join}
             group by all
         )
         select count(*), count(*) filter (where p.v is distinct from {new_values}),
