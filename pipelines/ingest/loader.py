@@ -329,9 +329,9 @@ def _validate_group(
     quality: QualityConfig,
     files: list[_Prepared],
     run: int,
-) -> bool:
+) -> None:
     """Step 3 for several files at once: one GX run over the candidate rows of the files
-    in the GX file sample. Each file gets its own report. False when nothing ran."""
+    in the GX file sample. Each file gets its own report."""
     sampled = [p for p in files if p.gx and p.read is not None]
     reports = validate_files(
         con, contract, rules, quality, [GxInput(p.checked_table) for p in sampled]
@@ -339,7 +339,6 @@ def _validate_group(
     for prepared, report in zip(sampled, reports, strict=True):
         report.shared["run"] = run  # the same dict for every file of the run
         prepared.report = report
-    return bool(sampled)
 
 
 def _finish_file(

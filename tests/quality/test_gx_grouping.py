@@ -240,7 +240,15 @@ def _checked_table(con, settings, entity: str, path, name: str) -> None:
 
 def _per_file(report) -> list[tuple]:
     return [
-        (o.label, o.success, o.checked, o.unexpected, o.row_numbers, json.dumps(o.sample, default=str), o.error)
+        (
+            o.label,
+            o.success,
+            o.checked,
+            o.unexpected,
+            o.row_numbers,
+            json.dumps(o.sample, default=str),
+            o.error,
+        )
         for o in report.outcomes
     ]
 
