@@ -56,14 +56,10 @@ def _ingest_asset(entity: str) -> dg.AssetsDefinition:
             for status in ("rejected", "duplicate", "held")
         }
         for r in results:
-            gx = r.validation
-            gx_note = (
-                f", GX {gx['mode']} {gx['validated_rows']} rows in {gx['seconds']}s" if gx else ""
-            )
             report(
                 "ingest",
                 f"{r.file_name}: {r.status}, {r.rows_loaded} loaded, "
-                f"{r.rows_quarantined} quarantined{gx_note} {r.message}".rstrip(),
+                f"{r.rows_quarantined} quarantined{_gx_note(r.validation)} {r.message}".rstrip(),
                 context,
             )
         report(
@@ -220,16 +216,19 @@ def _gx_suite(con: duckdb.DuckDBPyConnection, entity: str, run_id: str) -> dict[
     failed = {n: s["failed"] for n, s in summaries.items() if s.get("failed")}
     rows = sum(s["validated_rows"] for s in summaries.values())
     seconds = sum(s["seconds"] for s in summaries.values())
+    runs = len({s["shared"].get("run") for s in summaries.values() if s.get("shared")})
     return dict(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR
         if any(f["severity"] == "blocking" for f in findings)
         else dg.AssetCheckSeverity.WARN,
-        description=f"{len(summaries)} batch(es), {rows} rows validated in {seconds:.1f}s",
+        description=f"{len(summaries)} batch(es), {rows} rows validated in {runs} GX run(s), "
+        f"{seconds:.1f}s",
         metadata={
             "batches": dg.MetadataValue.json(summaries),
             "rows_validated": rows,
             "rows_per_second": round(rows / seconds) if seconds else 0,
+            "gx_runs": runs,
         },
     )
 
@@ -257,6 +256,20 @@ def _no_blocking_findings(
             )
         },
     )
+
+
+def _gx_note(gx: dict[str, Any]) -> str:
+    """The progress note on a file's GX validation (and the run it shared with others)."""
+    if not gx:
+        return ""
+    note = f", GX {gx['mode']} {gx['validated_rows']} rows in {gx['seconds']}s"
+    shared = gx.get("shared") or {}
+    if shared.get("files", 1) > 1:
+        note += (
+            f" (GX run {shared.get('run', 1)}: {shared['files']} files, "
+            f"{shared['validated_rows']} rows in {shared['seconds']}s)"
+        )
+    return note
 
 
 ingest_assets = [_ingest_asset(entity) for entity in ENTITIES]

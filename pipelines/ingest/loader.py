@@ -17,18 +17,31 @@ new file:
    ``raw.<entity>``, bad rows to ``quarantine.<entity>`` (original text, file,
    record number, reason code, message), and the batch to ``raw._batches``.
 
-Step 4 runs in one transaction with the findings written to
+Step 4 runs in one transaction per file with the findings written to
 ``marts.data_quality_log``: a crash never leaves a file marked loaded without
 its rows, nor rows without their ledger entry.
+
+A GX validation has a fixed cost of ~0.5–1 s, so :func:`load_entity` does not run
+it per file. It reads and row-checks the night's new files of an entity in load
+order (steps 1–2), keeping each file's tables aside (``_f<slot>_*``) in a *group*
+of at most ``quality.gx.chunk_rows`` rows; then validates the candidate rows of
+all the group's files in one GX run (step 3, :func:`checks.validate_files`, which
+splits every result back per file); then finishes the files one by one, in load
+order, each in its own transaction (step 4) exactly as a file loaded alone. A
+default night thus has one GX run per entity. Findings, quarantine rows, ledger
+entries and batch ids stay per file and in file order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import itertools
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +49,7 @@ from typing import Any
 import duckdb
 
 from pipelines.ingest import contract as c
-from pipelines.ingest.checks import GxReport, validate_batch
+from pipelines.ingest.checks import GxInput, GxReport, skipped_report, validate_files
 from pipelines.ingest.contract import CONTRACTS, EntityContract
 from pipelines.ingest.reader import (
     ReadResult,
@@ -206,8 +219,34 @@ def _ledger(con: duckdb.DuckDBPyConnection, **values: Any) -> int:
 
 
 # ---------------------------------------------------------------------------------
-# one file
+# one file, in two halves around its (shared) GX validation
 # ---------------------------------------------------------------------------------
+# A prepared file's tables, kept aside as _f<slot><name> until the file's turn.
+PARKED_TABLES = ("_landing_read", "_malformed", "_checked")
+
+
+@dataclass
+class _Prepared:
+    """A new file read and row-checked (or found unreadable), waiting for its turn."""
+
+    path: Path
+    result: BatchResult
+    gx: bool  # in the run's GX file sample
+    slot: int
+    read: ReadResult | None = None
+    rejected: RejectedFile | None = None
+    landing_view: str = ""  # the SQL of its _landing view
+    report: GxReport | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.read.records if self.read else 0
+
+    @property
+    def checked_table(self) -> str:
+        return f"_f{self.slot}_checked"
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -219,23 +258,113 @@ def load_file(
     quality: QualityConfig | None = None,
     gx: bool = True,
 ) -> BatchResult:
-    contract = CONTRACTS[entity]
+    """Load one file on its own, with a GX validation of its own."""
     quality = quality or QualityConfig.from_settings(settings)
     file_hash = file_hash or file_sha256(path)
+    prepared = _prepare(con, settings, entity, path, file_hash, rules, gx, slot=0)
+    _validate_group(con, CONTRACTS[entity], rules, quality, [prepared], run=1)
+    return _finish_file(con, settings, quality, rules, run_id, prepared)
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entity: str,
+    path: Path,
+    file_hash: str,
+    rules: IngestRules,
+    gx: bool,
+    slot: int,
+) -> _Prepared:
+    """Steps 1-2: read and row-check the file; park its tables under ``slot``."""
+    contract = CONTRACTS[entity]
     name = _relative_name(settings, path)
     result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
+    prepared = _Prepared(path, result, gx, slot)
     clock = _Clock(result.seconds)
     try:
-        read = _read(con, contract, path)
+        prepared.read = _read(con, contract, path)
     except RejectedFile as exc:
-        return _reject(con, settings, quality, result, path, exc, rules, run_id)
+        prepared.rejected = exc  # rejected at its turn, in file order
+        return prepared
     clock.lap("read")
-    build_checked_table(con, contract, rules, set(read.columns))
+    build_checked_table(con, contract, rules, set(prepared.read.columns))
     clock.lap("row_checks")
-    report = validate_batch(con, contract, rules, quality, mode=None if gx else "skipped")
+    prepared.landing_view = _park(con, slot)
+    return prepared
+
+
+def _park(con: duckdb.DuckDBPyConnection, slot: int) -> str:
+    """Rename the file's tables out of the way of the next file; return its view's SQL."""
+    row = con.execute(
+        "select sql from duckdb_views() where view_name = '_landing' and temporary"
+    ).fetchone()
+    if not row:
+        raise RuntimeError("the reader left no _landing view")
+    con.execute("drop view _landing")
+    for table in PARKED_TABLES:
+        con.execute(f"alter table {table} rename to _f{slot}{table}")
+    return str(row[0])
+
+
+def _unpark(con: duckdb.DuckDBPyConnection, slot: int, landing_view: str) -> None:
+    """Give a parked file's tables their working names back (``_checked``, ``_landing``...)."""
+    con.execute("drop view if exists _landing")
+    for table in PARKED_TABLES:
+        con.execute(f"drop table if exists {table}")
+        con.execute(f"alter table _f{slot}{table} rename to {table}")
+    con.execute(landing_view)
+
+
+def _drop_parked(con: duckdb.DuckDBPyConnection, files: list[_Prepared]) -> None:
+    for prepared in files:
+        for table in PARKED_TABLES:
+            con.execute(f"drop table if exists _f{prepared.slot}{table}")
+
+
+def _validate_group(
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    rules: IngestRules,
+    quality: QualityConfig,
+    files: list[_Prepared],
+    run: int,
+) -> None:
+    """Step 3 for several files at once: one GX run over the candidate rows of the files
+    in the GX file sample. Each file gets its own report."""
+    sampled = [p for p in files if p.gx and p.read is not None]
+    reports = validate_files(
+        con, contract, rules, quality, [GxInput(p.checked_table) for p in sampled]
+    )
+    for prepared, report in zip(sampled, reports, strict=True):
+        report.shared["run"] = run  # the same dict for every file of the run
+        prepared.report = report
+
+
+def _finish_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    quality: QualityConfig,
+    rules: IngestRules,
+    run_id: str,
+    prepared: _Prepared,
+) -> BatchResult:
+    """Step 4: the file's GX outcome, findings, rows and ledger entry, in one transaction."""
+    result = prepared.result
+    if prepared.rejected is not None or prepared.read is None:
+        assert prepared.rejected is not None
+        return _reject(
+            con, settings, quality, result, prepared.path, prepared.rejected, rules, run_id
+        )
+    contract = CONTRACTS[result.entity]
+    read, path, name = prepared.read, prepared.path, result.file_name
+    _unpark(con, prepared.slot, prepared.landing_view)
+    clock = _Clock(result.seconds)
+    report = prepared.report or skipped_report(con, contract)
     result.validation = report.summary()
     gx_findings = _apply_gx(con, contract, quality, report, name)
     clock.lap("gx")
+    result.seconds["gx"] = round(result.seconds["gx"] + report.seconds, 3)  # + its share
     findings = [
         *_column_findings(contract, quality, read, name),
         *_row_findings(con, contract, quality, read, name),
@@ -251,9 +380,9 @@ def load_file(
     extra = sorted(set(read.columns) - set(contract.names))
     notes = [f"unknown column(s) ignored: {', '.join(extra)}"] if extra else []
     ledger = {
-        "entity": entity,
+        "entity": result.entity,
         "file_name": name,
-        "file_hash": file_hash,
+        "file_hash": result.file_hash,
         "file_bytes": path.stat().st_size,
         "file_format": read.fmt,
         "rows_in_file": read.records,
@@ -685,11 +814,16 @@ def load_entity(
     run_id: str,
     quality: QualityConfig | None = None,
 ) -> list[BatchResult]:
-    """Load every new landing file of one entity; return one result per file looked at."""
+    """Load every new landing file of one entity; return one result per file looked at.
+
+    Files are read and row-checked in load order into groups of at most
+    ``quality.gx.chunk_rows`` rows; each group has one GX run, then its files are
+    finished (and committed) one by one in load order.
+    """
     ensure_tables(con)
     rules = IngestRules.from_settings(settings, as_of)
     quality = quality or QualityConfig.from_settings(settings)
-    results: list[BatchResult] = []
+    contract = CONTRACTS[entity]
     pending = [(path, file_sha256(path)) for path in pending_files(settings, entity)]
     handled = set(
         con.execute(
@@ -700,32 +834,97 @@ def load_entity(
     )
     new = [path for path, h in pending if (_relative_name(settings, path), h) not in handled]
     gx_paths = {new[i] for i in gx_file_sample(len(new), quality.gx.max_files_per_run)}
-    for path, file_hash in pending:
-        name = _relative_name(settings, path)
-        seen = con.execute(
-            "select status, file_name from raw._batches where file_hash = ? and entity = ? "
-            "and status in ('loaded', 'duplicate', 'rejected') order by batch_id",
-            [file_hash, entity],
-        ).fetchall()
-        if any(fname == name and status != "rejected" for status, fname in seen):
-            continue  # this exact file was handled on an earlier night
-        if any(fname == name and status == "rejected" for status, fname in seen):
-            finished = _finish_interrupted_reject(con, settings, entity, path, file_hash)
-            if finished:
-                results.append(finished)
+    budget = max(quality.gx.chunk_rows, 1)
+    group = _Group()
+    slots = itertools.count()
+    runs = itertools.count(1)
+    results: list[BatchResult] = []
+    try:
+        for path, file_hash in pending:
+            if file_hash in group.hashes:
+                # the same content earlier this night: it must commit first (duplicate_file)
+                results += group.flush(con, contract, rules, quality, runs)
+            step = _triage(con, settings, quality, entity, path, file_hash, run_id, as_of)
+            if step is not None:
+                group.steps.append(step)
                 continue
-        loaded = [fname for status, fname in seen if status == "loaded"]
-        if loaded:
-            results.append(
-                _duplicate(con, quality, entity, path, name, file_hash, loaded[0], run_id, as_of)
+            prepared = _prepare(
+                con, settings, entity, path, file_hash, rules, path in gx_paths, next(slots)
             )
-            continue
-        results.append(
-            load_file(
-                con, settings, entity, path, rules, run_id, file_hash, quality, path in gx_paths
+            if group.files and group.rows + prepared.rows > budget:
+                results += group.flush(con, contract, rules, quality, runs)
+            group.add(
+                prepared,
+                functools.partial(_finish_file, con, settings, quality, rules, run_id, prepared),
             )
+        results += group.flush(con, contract, rules, quality, runs)
+    finally:
+        _drop_parked(con, group.files)
+    return [r for r in results if r is not None]
+
+
+@dataclass
+class _Group:
+    """New files of one entity prepared for a shared GX run, and every step of the files
+    up to the last of them, run in load order (batch ids follow the file order)."""
+
+    steps: list[Callable[[], BatchResult | None]] = field(default_factory=list)
+    files: list[_Prepared] = field(default_factory=list)
+    rows: int = 0
+    hashes: set[str] = field(default_factory=set)
+
+    def add(self, prepared: _Prepared, finish: Callable[[], BatchResult]) -> None:
+        self.files.append(prepared)
+        self.steps.append(finish)
+        self.rows += prepared.rows
+        self.hashes.add(prepared.result.file_hash)
+
+    def flush(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        contract: EntityContract,
+        rules: IngestRules,
+        quality: QualityConfig,
+        runs: Iterator[int],
+    ) -> list[BatchResult | None]:
+        """One GX run for the group's files, then every step in order."""
+        if any(p.gx and p.read is not None for p in self.files):
+            _validate_group(con, contract, rules, quality, self.files, next(runs))
+        done = [step() for step in self.steps]
+        self.steps, self.files, self.rows, self.hashes = [], [], 0, set()
+        return done
+
+
+def _triage(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    quality: QualityConfig,
+    entity: str,
+    path: Path,
+    file_hash: str,
+    run_id: str,
+    as_of: dt.date,
+) -> Callable[[], BatchResult | None] | None:
+    """The step of a file that needs no loading (handled before, an interrupted rejection,
+    a duplicate), or None for a file to load."""
+    name = _relative_name(settings, path)
+    seen = con.execute(
+        "select status, file_name from raw._batches where file_hash = ? and entity = ? "
+        "and status in ('loaded', 'duplicate', 'rejected') order by batch_id",
+        [file_hash, entity],
+    ).fetchall()
+    if any(fname == name and status != "rejected" for status, fname in seen):
+        return lambda: None  # this exact file was handled on an earlier night
+    if any(fname == name and status == "rejected" for status, fname in seen):
+        finished = _finish_interrupted_reject(con, settings, entity, path, file_hash)
+        if finished:
+            return lambda: finished
+    loaded = [fname for status, fname in seen if status == "loaded"]
+    if loaded:
+        return functools.partial(
+            _duplicate, con, quality, entity, path, name, file_hash, loaded[0], run_id, as_of
         )
-    return results
+    return None
 
 
 def gx_file_sample(files: int, limit: int) -> set[int]:

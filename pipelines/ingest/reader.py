@@ -189,6 +189,12 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> ReadResul
     )
 
 
+def _duckdb_error(exc: Exception, path: Path) -> str:
+    """DuckDB's message on one line, naming the file by its name: the host path of the
+    landing folder does not belong in the ledger or the published quality log."""
+    return " ".join(str(exc).replace(str(path), path.name).split())[:300]
+
+
 def _csv_header(path: Path) -> list[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -213,7 +219,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             "store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scan')"
         )
     except duckdb.Error as exc:
-        text = " ".join(str(exc).split())[:300]
+        text = _duckdb_error(exc, path)
         if "unicode" in text.lower() or "utf-8" in text.lower():
             raise _not_utf8(path) from exc
         raise RejectedFile("unreadable_file", f"cannot read as CSV: {text}") from exc
@@ -275,7 +281,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         )
         con.execute("create temp view _landing as select * from _landing_read")
     except duckdb.Error as exc:
-        text = " ".join(str(exc).split())[:300]
+        text = _duckdb_error(exc, path)
         raise RejectedFile(
             "corrupt_parquet", f"cannot read as Parquet (truncated or damaged?): {text}"
         ) from exc
@@ -293,7 +299,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             "store_rejects = true, rejects_table = '_csv_rejects', rejects_scan = '_csv_scan')"
         )
     except duckdb.Error as exc:
-        text = " ".join(str(exc).split())[:300]
+        text = _duckdb_error(exc, path)
         if "unicode" in text.lower() or "utf-8" in text.lower():
             raise _not_utf8(path) from exc
         raise RejectedFile("unreadable_file", f"cannot read as JSON Lines: {text}") from exc

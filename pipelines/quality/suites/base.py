@@ -6,7 +6,7 @@ Each expectation carries ``meta``:
   the same rule on every row and quarantine violations with ``reason_code``; the
   GX suite runs on the rows about to be loaded, so any unexpected row here is a
   row the SQL checks let through (check ``gx_contract``).
-* ``tier: batch`` — a property of the file as a whole (shares, with ``mostly``);
+* ``tier: batch`` — a property of each file as a whole (shares, with ``mostly``);
   a failure is logged as the check named in ``meta.check``.
 
 great_expectations is imported inside the functions: importing it takes seconds.
@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.ingest import contract as c
 from pipelines.ingest.contract import EntityContract
+
+# The frame's bookkeeping columns (pipelines.ingest.checks): record number and file index.
+ROW_NUMBER = "_row_number"
+FILE_INDEX = "_file_index"
 
 if TYPE_CHECKING:  # pragma: no cover
     from pipelines.ingest.loader import IngestRules
@@ -54,7 +58,7 @@ def contract_expectations(contract: EntityContract, rules: IngestRules) -> list:
 
     out: list = [
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=["_row_number", *contract.names],
+            column_set=[ROW_NUMBER, FILE_INDEX, *contract.names],
             exact_match=True,
             meta=row_meta("missing_required"),
         )
@@ -100,13 +104,14 @@ def contract_expectations(contract: EntityContract, rules: IngestRules) -> list:
                     meta=row_meta("future_date", col.name),
                 )
             )
+    # Unique within one file (one file = one batch): a frame may hold the rows of several
+    # files, so the key is compound with the file index. Rows with a missing key value are
+    # left out (missing_required covers them), as a one-column uniqueness check does.
     out.append(
         gxe.ExpectCompoundColumnsToBeUnique(
-            column_list=list(contract.key), meta=row_meta("duplicate_key")
-        )
-        if len(contract.key) > 1
-        else gxe.ExpectColumnValuesToBeUnique(
-            column=contract.key[0], meta=row_meta("duplicate_key", contract.key[0])
+            column_list=[FILE_INDEX, *contract.key],
+            ignore_row_if="any_value_is_missing",
+            meta=row_meta("duplicate_key", contract.key[0] if len(contract.key) == 1 else None),
         )
     )
     return out
