@@ -190,9 +190,11 @@ def read_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> ReadResul
 
 
 def _duckdb_error(exc: Exception, path: Path) -> str:
-    """DuckDB's message on one line, naming the file by its name: the host path of the
-    landing folder does not belong in the ledger or the published quality log."""
-    return " ".join(str(exc).replace(str(path), path.name).split())[:300]
+    """DuckDB's message on one line, naming the file by its name and without the quoted
+    query ("LINE 1: ..."): the host path of the landing folder does not belong in the
+    ledger or the published quality log."""
+    message = str(exc).split("\nLINE ")[0]
+    return " ".join(message.replace(str(path), path.name).split())[:300]
 
 
 def _csv_header(path: Path) -> list[str]:
