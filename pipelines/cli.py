@@ -113,7 +113,9 @@ def _run_summary(settings: Settings, run_id: str, as_of: dt.date, success: bool)
             summary["files_rejected"] = sum(int(r[2]) for r in rows if r[1] == "rejected")
         from pipelines.quality.summary import quality_summary
 
-        summary.update(quality_summary(con, run_id))
+        quality = quality_summary(con, run_id)
+        lines = [*summary.get("extra_lines", []), *quality.pop("extra_lines", [])]
+        summary.update(quality, extra_lines=lines)  # keep the scoring lines
     finally:
         con.close()
     if success and settings.warehouse_path.exists():
