@@ -123,7 +123,10 @@ def write_landing(home: Path, as_of: dt.date, customers: int = 800, seed: int = 
     facts = {"unsubscribed": [], "bounced": [], "complaint": [], "recent_contact": []}
     for i in range(1, customers + 1):
         cid = f"C{i:05d}"
-        email = f"user{i}@example.com" if rng.random() > 0.05 else ("broken-email" if i % 2 else "")
+        # not example.com: crm.yml's identity config treats that domain as a placeholder
+        email = (
+            f"user{i}@fixture-shop.kr" if rng.random() > 0.05 else ("broken-email" if i % 2 else "")
+        )
         phone = (
             f"010-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}" if rng.random() > 0.1 else ""
         )
