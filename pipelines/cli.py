@@ -65,13 +65,12 @@ def _default_end_date(settings: Settings) -> dt.date:
 def _instance(settings: Settings):
     """A persistent Dagster instance in state/dagster: the repo's dagster.yaml + pooled event log."""
     from dagster import DagsterInstance
-
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
     from dagster._core.storage.sqlite_storage import _event_logs_directory
 
     from pipelines.event_log import instance_yaml
 
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
     source = REPO_ROOT / "dagster.yaml"
     target = home / "dagster.yaml"
     wanted = instance_yaml(source.read_text(encoding="utf-8"), _event_logs_directory(str(home)))
@@ -339,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep = with_home(
         sub.add_parser(
             "prepare",
-            help="parse the dbt manifest Dagster loads (deploy step; run by make install)",
+            help="parse the dbt manifest Dagster loads (a deploy step; make run and make dev run it)",
         )
     )
     prep.set_defaults(func=cmd_prepare)

@@ -40,15 +40,9 @@ def dbt_manifest_cache_dir() -> Path:
     ``~/.cache/crm-warehouse``) + ``dbt``; entries are keyed by a fingerprint of the
     dbt project, so a changed project never loads a stale manifest.
     """
-    base = os.environ.get("CRM_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (
-            str(Path(xdg) / "crm-warehouse")
-            if xdg
-            else str(Path.home() / ".cache" / "crm-warehouse")
-        )
-    return Path(base) / "dbt"
+    explicit = os.environ.get("CRM_CACHE_DIR")
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(explicit or Path(xdg) / "crm-warehouse") / "dbt"
 
 
 ENTITIES: tuple[str, ...] = ("customers", "transactions", "contacts", "campaigns", "products")

@@ -4,7 +4,7 @@
   depends on the project's files and its steady vars, not on the home or the night,
   so it is parsed once per project version into a shared cache
   (:func:`pipelines.settings.dbt_manifest_cache_dir`), the way Dagster recommends
-  preparing a manifest at deploy time (`crm prepare`, run by `make install`).
+  preparing a manifest at deploy time (`crm prepare`, run by `make run` and `make dev`).
 * The **night's parse** uses the night's ``--vars`` (as_of) and writes dbt's
   partial-parse state into the dbt step's target dir, so ``dbt build`` skips parsing.
   `crm run` starts it in the background, where it overlaps with the Dagster start-up
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -43,22 +45,30 @@ DBT_EXECUTABLE = str(_VENV_DBT) if _VENV_DBT.exists() else "dbt"
 DBT_BUILD_OP = "dbt_models"
 
 
-def _project_digest() -> hashlib._Hash:
-    """What every manifest depends on: the dbt versions and the project's files."""
+@functools.cache
+def _project_digest() -> str:
+    """What every manifest depends on: the dbt versions and the project's files.
+
+    Read once per process (a start-up asks for it several times); code changes reach a
+    new process, which is what `crm run`, the schedule's runs and `dagster dev` reloads are.
+    """
     digest = hashlib.sha256(f"{version('dbt-core')} {version('dbt-duckdb')}".encode())
     for root in (DBT_PROJECT_DIR, SEEDS_DIR):
         for path in sorted(root.rglob("*")):
             if path.is_file() and not {"target", "logs", "dbt_packages"} & set(path.parts):
                 digest.update(str(path.relative_to(REPO_ROOT)).encode())
                 digest.update(path.read_bytes())
-    return digest
+    return digest.hexdigest()
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\0".join([_project_digest(), *parts]).encode()).hexdigest()
 
 
 def manifest_dir(settings: Settings) -> Path:
     """Cache entry of the definitions manifest for this project version and config."""
-    digest = _project_digest()
-    digest.update(json.dumps(settings.dbt_shared_vars(), sort_keys=True).encode())
-    return dbt_manifest_cache_dir() / digest.hexdigest()[:24]
+    shared_vars = json.dumps(settings.dbt_shared_vars(), sort_keys=True)
+    return dbt_manifest_cache_dir() / _fingerprint(shared_vars)[:24]
 
 
 def _parse_command(target: Path, dbt_vars: dict[str, Any]) -> list[str]:
@@ -78,22 +88,36 @@ def _parse_command(target: Path, dbt_vars: dict[str, Any]) -> list[str]:
 
 
 class DbtParse:
-    """A `dbt parse` running in the background; :meth:`wait` raises when it failed."""
+    """A `dbt parse` running in the background into a private ``staging`` directory.
 
-    def __init__(self, proc: subprocess.Popen[str], on_success: Any = None):
-        self.proc, self.on_success = proc, on_success
-        self.done = False
+    :meth:`wait` raises when it failed, else calls ``on_success`` (which moves the
+    result into place), so a killed or failed parse never leaves half-written state.
+    """
+
+    def __init__(
+        self, settings: Settings, staging: Path, dbt_vars: dict[str, Any], on_success: Callable
+    ):
+        self.on_success = on_success
+        self.proc = subprocess.Popen(
+            _parse_command(staging, dbt_vars),
+            env=settings.dbt_env() | {"DBT_LOG_PATH": str(staging)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait(self) -> None:
-        if self.done:
-            return
         stdout, stderr = self.proc.communicate()
-        self.done = True
         if self.proc.returncode != 0:
             sys.stderr.write(stdout + stderr)
             raise RuntimeError(f"dbt parse failed (exit {self.proc.returncode})")
-        if self.on_success is not None:
-            self.on_success()
+        self.on_success()
+
+
+def _staging_dir(final: Path, tag: str) -> Path:
+    staging = final.with_name(f"{final.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    staging.mkdir(parents=True)
+    return staging
 
 
 def start_manifest_prepare(settings: Settings) -> DbtParse | None:
@@ -105,16 +129,7 @@ def start_manifest_prepare(settings: Settings) -> DbtParse | None:
     final = manifest_dir(settings)
     if (final / "manifest.json").exists():
         return None
-    staging = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    staging.mkdir(parents=True)
-    env = settings.dbt_env() | {"DBT_LOG_PATH": str(staging)}
-    proc = subprocess.Popen(
-        _parse_command(staging, settings.dbt_shared_vars()),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    staging = _staging_dir(final, "tmp")
 
     def publish() -> None:
         try:
@@ -122,7 +137,7 @@ def start_manifest_prepare(settings: Settings) -> DbtParse | None:
         except OSError:  # another process published the same entry first
             shutil.rmtree(staging, ignore_errors=True)
 
-    return DbtParse(proc, publish)
+    return DbtParse(settings, staging, settings.dbt_shared_vars(), publish)
 
 
 def prepare_manifest(settings: Settings) -> Path:
@@ -144,13 +159,6 @@ def load_dbt_project(settings: Settings) -> DbtProject:
 
 
 # ---- the night's parse -------------------------------------------------------------
-def _night_fingerprint(settings: Settings, as_of: dt.date) -> str:
-    digest = _project_digest()
-    digest.update(json.dumps(settings.dbt_vars(as_of), sort_keys=True).encode())
-    digest.update(settings.pii_salt.encode())
-    return digest.hexdigest()
-
-
 def build_target_dir(settings: Settings, op_name: str) -> Path:
     """A fixed target dir per dbt step, so its partial-parse state carries over."""
     return settings.dbt_target_dir / op_name
@@ -166,7 +174,9 @@ def start_night_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
     The dbt step calls :func:`wait_for_night_parse` before it starts dbt.
     """
     target = build_target_dir(settings, DBT_BUILD_OP)
-    fingerprint = _night_fingerprint(settings, as_of)
+    fingerprint = _fingerprint(
+        json.dumps(settings.dbt_vars(as_of), sort_keys=True), settings.pii_salt
+    )
     stamp = target / "parse_fingerprint"
     state = target / "partial_parse.msgpack"
     if state.exists() and stamp.exists() and stamp.read_text() == fingerprint:
@@ -177,22 +187,14 @@ def start_night_parse(settings: Settings, as_of: dt.date) -> DbtParse | None:
         shutil.rmtree(leftover, ignore_errors=True)
     # Parsed beside the target and moved in when done: a killed parse never leaves a
     # half-written state for the build (which then simply parses itself).
-    staging = target.with_name(f"{target.name}.parse-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    staging.mkdir()
-    proc = subprocess.Popen(
-        _parse_command(staging, settings.dbt_vars(as_of)),
-        env=settings.dbt_env() | {"DBT_LOG_PATH": str(staging)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    staging = _staging_dir(target, "parse")
 
     def install() -> None:
         os.replace(staging / state.name, state)
         stamp.write_text(fingerprint)
         shutil.rmtree(staging, ignore_errors=True)
 
-    parse = DbtParse(proc, install)
+    parse = DbtParse(settings, staging, settings.dbt_vars(as_of), install)
     _PENDING[target] = parse
     return parse
 
