@@ -16,17 +16,23 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Survivorship order: the most trusted source first, then the most recent version,
-    then a stable tie-break. `has_value` puts records holding the attribute first. -#}
-{% macro survivorship_rank(has_value) -%}
+{#- Survivorship order of a customer's source records: the most trusted source first,
+    then the most recent version, then a stable tie-break. 1 = the preferred record. -#}
+{% macro survivorship_order() -%}
     row_number() over (
         partition by customer_key
-        order by
-            case when {{ has_value }} then 0 else 1 end,
-            source_rank,
-            updated_at desc,
-            source_system,
-            source_customer_id
+        order by source_rank, updated_at desc, source_system, source_customer_id
+    )
+{%- endmacro %}
+
+{#- The record an attribute survives from: the preferred record (by survivorship_order,
+    column record_rank) among those holding the attribute (`has_value`), else the
+    preferred record overall. One window over the customer, so every attribute shares
+    the one sort of survivorship_order instead of a sort of its own. -#}
+{% macro survivorship_pick(has_value) -%}
+    coalesce(
+        min(case when {{ has_value }} then record_rank end) over (partition by customer_key),
+        1
     )
 {%- endmacro %}
 

@@ -16,38 +16,45 @@ records as (
 
 ),
 
+ordered as (
+
+    select *, {{ survivorship_order() }} as record_rank
+    from records
+
+),
+
 ranked as (
 
     select
         *,
-        {{ survivorship_rank('first_name is not null or last_name is not null') }} as name_rank,
-        {{ survivorship_rank('birth_date is not null') }} as birth_rank,
-        {{ survivorship_rank('gender is not null') }} as gender_rank,
-        {{ survivorship_rank('postal_code is not null or city is not null or district is not null or region is not null') }} as address_rank,
-        {{ survivorship_rank('email_address is not null') }} as email_rank,
-        {{ survivorship_rank('phone_e164 is not null') }} as phone_rank,
-        {{ survivorship_rank('referred_by_customer_key is not null') }} as referrer_rank
-    from records
+        {{ survivorship_pick('first_name is not null or last_name is not null') }} as name_pick,
+        {{ survivorship_pick('birth_date is not null') }} as birth_pick,
+        {{ survivorship_pick('gender is not null') }} as gender_pick,
+        {{ survivorship_pick('postal_code is not null or city is not null or district is not null or region is not null') }} as address_pick,
+        {{ survivorship_pick('email_address is not null') }} as email_pick,
+        {{ survivorship_pick('phone_e164 is not null') }} as phone_pick,
+        {{ survivorship_pick('referred_by_customer_key is not null') }} as referrer_pick
+    from ordered
 
 )
 
 select
     customer_key,
     count(*) as linked_records,
-    max(case when name_rank = 1 then first_name end) as first_name,
-    max(case when name_rank = 1 then last_name end) as last_name,
-    max(case when birth_rank = 1 then birth_date end) as birth_date,
-    max(case when gender_rank = 1 then gender end) as gender,
-    max(case when address_rank = 1 then postal_code end) as postal_code,
-    max(case when address_rank = 1 then city end) as city,
-    max(case when address_rank = 1 then district end) as district,
-    max(case when address_rank = 1 then region end) as region,
-    max(case when address_rank = 1 then country end) as country,
-    max(case when email_rank = 1 then email_address end) as email_address,
-    max(case when email_rank = 1 then email_key end) as email_key,
-    max(case when phone_rank = 1 then phone_e164 end) as phone_e164,
-    {{ dbt.bool_or('phone_rank = 1 and phone_is_mobile') }} as phone_is_mobile,
-    max(case when referrer_rank = 1 then referred_by_customer_key end) as referred_by_customer_key,
+    max(case when record_rank = name_pick then first_name end) as first_name,
+    max(case when record_rank = name_pick then last_name end) as last_name,
+    max(case when record_rank = birth_pick then birth_date end) as birth_date,
+    max(case when record_rank = gender_pick then gender end) as gender,
+    max(case when record_rank = address_pick then postal_code end) as postal_code,
+    max(case when record_rank = address_pick then city end) as city,
+    max(case when record_rank = address_pick then district end) as district,
+    max(case when record_rank = address_pick then region end) as region,
+    max(case when record_rank = address_pick then country end) as country,
+    max(case when record_rank = email_pick then email_address end) as email_address,
+    max(case when record_rank = email_pick then email_key end) as email_key,
+    max(case when record_rank = phone_pick then phone_e164 end) as phone_e164,
+    {{ dbt.bool_or('record_rank = phone_pick and phone_is_mobile') }} as phone_is_mobile,
+    max(case when record_rank = referrer_pick then referred_by_customer_key end) as referred_by_customer_key,
     min(signup_at) as signup_at,
     {{ most_restrictive_consent('consent_email') }} as consent_email,
     {{ most_restrictive_consent('consent_sms') }} as consent_sms,

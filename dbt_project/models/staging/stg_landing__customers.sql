@@ -1,4 +1,8 @@
 -- One row per source customer record: the latest version by updated_at, then by delivery.
+-- A table, not a view: the identity chain, its tests and the cross-entity checks read it
+-- several times a night, and each read of a view would rank every version again.
+{{ config(materialized='table') }}
+
 with
 
 source as (

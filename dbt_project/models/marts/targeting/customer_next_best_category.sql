@@ -22,10 +22,19 @@ lines as (
 
 ),
 
+-- one row per customer, purchase order and category bought in it: the counts below
+-- read this once instead of the line items three times
+baskets as (
+
+    select distinct customer_key, order_id, category
+    from lines
+
+),
+
 customer_categories as (
 
-    select customer_key, category, count(distinct order_id) as category_orders
-    from lines
+    select customer_key, category, count(*) as category_orders
+    from baskets
     group by customer_key, category
 
 ),
@@ -36,7 +45,7 @@ customer_orders as (
         customer_key,
         count(distinct order_id) as purchase_orders,
         count(distinct category) as categories_bought
-    from lines
+    from baskets
     group by customer_key
 
 ),
