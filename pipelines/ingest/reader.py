@@ -305,8 +305,11 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         if "unicode" in text.lower() or "utf-8" in text.lower():
             raise _not_utf8(path) from exc
         raise RejectedFile("unreadable_file", f"cannot read as JSON Lines: {text}") from exc
+    # blank lines are skipped but keep their place in the record numbers
     con.execute(
-        "create temp table _jsonl as select rowid + 1 as _row_number, line from _jsonl_read"
+        "create temp table _jsonl as select _row_number, line from ("
+        "select rowid + 1 as _row_number, line from _jsonl_read"
+        ") where line is not null and trim(line) <> ''"
     )
     con.execute("drop table _jsonl_read")
     bad = con.execute(
@@ -318,7 +321,6 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         raise RejectedFile(
             "unreadable_file", "cannot split the file into lines (stray control characters?)"
         )
-    con.execute("delete from _jsonl where line is null or trim(line) = ''")
     con.execute(
         "insert into _malformed select _row_number, "
         "'line ' || _row_number || ': ' || case when not json_valid(line) "
@@ -326,7 +328,11 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         "', not an object' end, line from _jsonl "
         "where not json_valid(line) or json_type(line::json) <> 'OBJECT'"
     )
-    con.execute("delete from _jsonl where _row_number in (select _row_number from _malformed)")
+    malformed = con.execute("select count(*) from _malformed").fetchone()
+    if malformed and malformed[0]:
+        con.execute(
+            "delete from _jsonl where _row_number in (select _row_number from _malformed)"
+        )
     keys = [
         k
         for (k,) in con.execute(
@@ -335,13 +341,13 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         ).fetchall()
     ]
     columns = normalise_columns(keys)
-    cols = ", ".join(
-        f"json_extract_string(line::json, {sql_str('$.' + _json_path_key(k))}) as {quote_ident(n)}"
-        for k, n in zip(keys, columns, strict=True)
-    )
+    # One parse per line: the list form of json_extract_string takes every path at once.
+    paths = ", ".join(sql_str("$." + _json_path_key(k)) for k in keys)
+    cols = "".join(f", _v[{i}] as {quote_ident(n)}" for i, n in enumerate(columns, start=1))
+    values = f"json_extract_string(line, [{paths}])" if keys else "[]"
     con.execute(
-        f"create temp table _landing_read as select _row_number{', ' + cols if cols else ''} "
-        "from _jsonl order by _row_number"
+        f"create temp table _landing_read as select _row_number{cols} from ("
+        f"select _row_number, {values} as _v from _jsonl) order by _row_number"
     )
     con.execute("drop table _jsonl")
     con.execute("create temp view _landing as select * from _landing_read")
