@@ -330,9 +330,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     )
     malformed = con.execute("select count(*) from _malformed").fetchone()
     if malformed and malformed[0]:
-        con.execute(
-            "delete from _jsonl where _row_number in (select _row_number from _malformed)"
-        )
+        con.execute("delete from _jsonl where _row_number in (select _row_number from _malformed)")
     keys = [
         k
         for (k,) in con.execute(
