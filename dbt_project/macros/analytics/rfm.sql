@@ -116,48 +116,13 @@ rfm_population as (
 
 recency_scores as (
 
-    select
-        positions.snapshot_date,
-        positions.recency_days,
-        cast(floor(cast(positions.customers_before as double) * {{ bins }}
-            / rfm_population.customers) as integer) + 1 as r_score
-    from (
-        select
-            snapshot_date,
-            recency_days,
-            sum(count(*)) over (
-                partition by snapshot_date order by recency_days desc
-                rows between unbounded preceding and current row
-            ) - count(*) as customers_before
-        from rfm_metrics
-        group by snapshot_date, recency_days
-    ) as positions
-    inner join rfm_population
-        on positions.snapshot_date = rfm_population.snapshot_date
+    {{ rfm_value_scores('recency_days', 'desc', 'customers', 'r_score', bins) }}
 
 ),
 
 frequency_scores as (
 
-    select
-        positions.snapshot_date,
-        positions.frequency,
-        cast(floor(cast(positions.customers_before as double) * {{ bins }}
-            / rfm_population.buyers) as integer) + 1 as f_score
-    from (
-        select
-            snapshot_date,
-            frequency,
-            sum(count(*)) over (
-                partition by snapshot_date order by frequency
-                rows between unbounded preceding and current row
-            ) - count(*) as customers_before
-        from rfm_metrics
-        where has_window_purchase = 1
-        group by snapshot_date, frequency
-    ) as positions
-    inner join rfm_population
-        on positions.snapshot_date = rfm_population.snapshot_date
+    {{ rfm_value_scores('frequency', 'asc', 'buyers', 'f_score', bins, 'has_window_purchase = 1') }}
 
 ),
 -- the value at the ceil(j × buyers / bins)-th position, j = 1..bins-1: a customer's
@@ -381,4 +346,33 @@ customer_order_metrics as (
            or run_snapshots.month_index < metric_runs.next_month_index)
 
 )
+{%- endmacro %}
+
+
+{#- Score per snapshot and value of a metric with few distinct values (rank tie method):
+    score = floor(customers_before × bins / population) + 1, where customers_before counts
+    the customers with a worse value (`order`: the direction from worst to best) and
+    population is the rfm_population column (customers or buyers). -#}
+{% macro rfm_value_scores(value, order, population, score, bins, where=none) -%}
+    select
+        positions.snapshot_date,
+        positions.{{ value }},
+        cast(floor(cast(positions.customers_before as double) * {{ bins }}
+            / rfm_population.{{ population }}) as integer) + 1 as {{ score }}
+    from (
+        select
+            snapshot_date,
+            {{ value }},
+            sum(count(*)) over (
+                partition by snapshot_date order by {{ value }} {{ order }}
+                rows between unbounded preceding and current row
+            ) - count(*) as customers_before
+        from rfm_metrics
+        {%- if where is not none %}
+        where {{ where }}
+        {%- endif %}
+        group by snapshot_date, {{ value }}
+    ) as positions
+    inner join rfm_population
+        on positions.snapshot_date = rfm_population.snapshot_date
 {%- endmacro %}
