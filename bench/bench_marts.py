@@ -91,7 +91,7 @@ def synthesise(db: Path, customers: int, lines: int, as_of: dt.date, months: int
             case when per_order.is_return_only or {u.format(x="base.line_no", salt="lret")} < 0.04
                  then -1 else 1 end
               * (1000 + cast(hash(base.line_no, 'amt') % 80000 as decimal(18, 4))) as net_amount,
-            cast(0.6 * (1000 + hash(base.line_no, 'amt') % 80000) as decimal(18, 4)) as cost_amount
+            cast(0.6 * (1000 + hash(base.line_no, 'amt') % 80000) as decimal(18, 7)) as cost_amount  -- unit_cost x quantity: scale 7, as in fct_transactions
         from base
         join per_order using (order_no)
         """

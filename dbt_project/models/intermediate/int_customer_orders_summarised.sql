@@ -12,7 +12,10 @@ orders as (
         business_date,
         is_purchase,
         cast(net_amount as decimal(18, 4)) as net_amount,
-        cast(margin as decimal(18, 4)) as margin
+        -- margin is decimal(38, 7) in fct_orders: narrowing to 64 bits before rounding to
+        -- 4 places gives the same value and is ~20x cheaper than rounding a 128-bit decimal
+        -- (an order margin beyond 10^11 fails the cast loudly)
+        cast(cast(margin as decimal(18, 7)) as decimal(18, 4)) as margin
     from {{ ref('fct_orders') }}
 
 ),
