@@ -18,3 +18,11 @@
         delete from {{ this }} where {{ date_column }} > {{ as_of_date() }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook of incremental summaries that keep rows from earlier runs: every row gets
+    this run's as_of, and its period's completeness as of it. -#}
+{% macro refresh_as_of_columns(period_column, complete_column) -%}
+    update {{ this }}
+    set as_of = {{ as_of_date() }},
+        {{ complete_column }} = {{ month_end(period_column) }} <= {{ as_of_date() }}
+{%- endmacro %}

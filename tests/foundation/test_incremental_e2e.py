@@ -31,6 +31,7 @@ COMPARED = [
     "customer_value",
     "customer_rfm",
     "cohort_retention",
+    "channel_summary",
 ]
 
 
