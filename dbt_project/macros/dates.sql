@@ -24,5 +24,5 @@
 {% macro refresh_as_of_columns(period_column, complete_column) -%}
     update {{ this }}
     set as_of = {{ as_of_date() }},
-        {{ complete_column }} = {{ month_end(period_column) }} <= {{ as_of_date() }}
+        {{ complete_column }} = {{ month_is_complete(period_column) }}
 {%- endmacro %}

@@ -15,6 +15,11 @@
     cast({{ dbt.last_day(expr, 'month') }} as date)
 {%- endmacro %}
 
+{#- Whether the month starting at `expr` has ended on or before as_of. -#}
+{% macro month_is_complete(expr) -%}
+    {{ month_end(expr) }} <= {{ as_of_date() }}
+{%- endmacro %}
+
 {#- The latest month-end on or before as_of. -#}
 {% macro last_month_end_on_or_before(expr) -%}
     case when {{ month_end(expr) }} = {{ expr }} then {{ expr }}

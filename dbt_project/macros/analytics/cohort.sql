@@ -110,7 +110,7 @@ select
     {%- if grain == 'week' %}
     {{ days_before(dbt.dateadd('day', 7, 'period_start'), 1) }} <= {{ as_of_date() }} as is_complete_period,
     {%- else %}
-    {{ month_end('period_start') }} <= {{ as_of_date() }} as is_complete_period,
+    {{ month_is_complete('period_start') }} as is_complete_period,
     {%- endif %}
     cohort_size,
     active_customers,

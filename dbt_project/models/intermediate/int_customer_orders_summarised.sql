@@ -6,17 +6,7 @@ with
 
 orders as (
 
-    -- one order's amounts fit decimal(18, 4); 64-bit sums are much faster than 128-bit
-    select
-        customer_key,
-        business_date,
-        is_purchase,
-        cast(net_amount as decimal(18, 4)) as net_amount,
-        -- margin is decimal(38, 7) in fct_orders: narrowing to 64 bits before rounding to
-        -- 4 places gives the same value and is ~20x cheaper than rounding a 128-bit decimal
-        -- (an order margin beyond 10^11 fails the cast loudly)
-        cast(cast(margin as decimal(18, 7)) as decimal(18, 4)) as margin
-    from {{ ref('fct_orders') }}
+    {{ orders_as_money(ref('fct_orders')) }}
 
 ),
 

@@ -45,23 +45,25 @@ monthly as (
 bounds as (
 
     {% if is_incremental() %}
-    -- the first month and channel whose orders differ from the stored row (or that
-    -- appeared or disappeared), capped at the month of as_of
+    -- from the first month and channel whose orders differ from the stored row (or that
+    -- appeared or disappeared), at the latest from the month of as_of
     select
         case
-            when min(coalesce(monthly.month_start, stored.month_start)) is null
-                or min(coalesce(monthly.month_start, stored.month_start))
-                    > {{ period_start('month', as_of_date()) }}
-                then {{ period_start('month', as_of_date()) }}
-            else min(coalesce(monthly.month_start, stored.month_start))
+            when changes.first_changed is null or changes.first_changed > as_of_month.month_start
+                then as_of_month.month_start
+            else changes.first_changed
         end as recompute_from
-    from monthly
-    full outer join {{ this }} as stored
-        on monthly.month_start = stored.month_start
-        and monthly.channel = stored.channel
-    where monthly.month_start is null
-        or stored.month_start is null
-        or monthly.orders_checksum <> stored.orders_checksum
+    from (
+        select min(coalesce(monthly.month_start, stored.month_start)) as first_changed
+        from monthly
+        full outer join {{ this }} as stored
+            on monthly.month_start = stored.month_start
+            and monthly.channel = stored.channel
+        where monthly.month_start is null
+            or stored.month_start is null
+            or monthly.orders_checksum <> stored.orders_checksum
+    ) as changes
+    cross join (select {{ period_start('month', as_of_date()) }} as month_start) as as_of_month
     {% else %}
     select min(month_start) as recompute_from from monthly
     {% endif %}
@@ -135,7 +137,7 @@ select
     {{ as_of_date() }} as as_of,
     monthly.month_start,
     monthly.channel,
-    {{ month_end('monthly.month_start') }} <= {{ as_of_date() }} as is_complete_month,
+    {{ month_is_complete('monthly.month_start') }} as is_complete_month,
     cast(coalesce(customer_counts.customers, 0) as bigint) as customers,
     cast(monthly.orders as bigint) as orders,
     cast(monthly.return_only_orders as bigint) as return_only_orders,
