@@ -158,28 +158,57 @@ _WARM_UP_MODULES = (
 )
 
 
-def _warm_up(settings: Settings) -> None:
+def _has_landing_files(settings: Settings) -> bool:
+    return any(p.is_file() for p in settings.landing_dir.rglob("*") if "_rejected" not in p.parts)
+
+
+def _start_gx(settings: Settings) -> bool:
+    """Start the GX worker when the ingest will validate files (it imports GX meanwhile)."""
+    from pipelines.quality.config import QualityConfig
+
+    if not (
+        QualityConfig.from_settings(settings).gx.worker_process and _has_landing_files(settings)
+    ):
+        return False
+    from pipelines.ingest import gx_worker
+
+    gx_worker.start()
+    return True
+
+
+def _warm_up(settings: Settings, gx_in_worker: bool) -> None:
     """Import what the run needs while `dbt parse` runs in its own process.
 
     Pure latency hiding: the same imports happen anyway, later, on the critical path.
-    GX (seconds to import) only when landing/ has files for the ingest to validate.
+    GX (seconds to import) only when landing/ has files for the ingest to validate and
+    no GX worker validates them.
     """
     import importlib
 
     for module in _WARM_UP_MODULES:
         importlib.import_module(module)
-    if any(p.is_file() for p in settings.landing_dir.rglob("*") if "_rejected" not in p.parts):
+    if not gx_in_worker and _has_landing_files(settings):
         from pipelines.quality.suites import gx_context
 
         gx_context()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.progress import report
-    from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
-
     settings = _settings(args)
+    gx_in_worker = _start_gx(settings)  # first: its import of GX overlaps everything below
+    try:
+        return _run(args, settings, gx_in_worker)
+    finally:
+        if gx_in_worker:
+            from pipelines.ingest import gx_worker
+
+            gx_worker.stop()
+
+
+def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> int:
+    from pipelines.progress import report
     from pipelines.publish.publisher import recover_interrupted_publish
+    from pipelines.resources import AS_OF_TAG, FULL_REFRESH_TAG, WRITER_TAG, default_as_of
 
     recover_interrupted_publish(settings)  # after a killed run: leftovers of its publish
     settings.ensure_dirs()
@@ -191,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     prepare = start_manifest_prepare(settings)
     start_night_parse(settings, as_of)  # the dbt step waits for it
     if prepare is not None:
-        _warm_up(settings)  # on the other core while dbt parses
+        _warm_up(settings, gx_in_worker)  # on the other core while dbt parses
         prepare.wait()
         report("run", "dbt manifest prepared (once per project version)")
 

@@ -33,6 +33,7 @@ in an ephemeral context: nothing is written to disk.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import warnings
 from collections.abc import Iterator
@@ -42,7 +43,9 @@ from typing import Any
 import duckdb
 
 from pipelines.ingest import contract as c
+from pipelines.ingest import gx_worker
 from pipelines.ingest.contract import EntityContract
+from pipelines.ingest.gx_worker import GxWorkerError
 from pipelines.quality.config import QualityConfig
 from pipelines.quality.suites.base import FILE_INDEX, ROW_NUMBER
 
@@ -52,6 +55,7 @@ GOOD_ROWS = "len(_all_problems) = 0"
 NOT_NULL = "expect_column_values_to_not_be_null"
 
 _SUITE_IDS = itertools.count(1)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -449,6 +453,48 @@ def _count(con: duckdb.DuckDBPyConnection, inp: GxInput) -> int:
     return int(row[0]) if row else 0
 
 
+class GxSession:
+    """One GX run over several files' frames: the entity's suite, each file's outcomes."""
+
+    def __init__(self, entity: str, rules: Any, cfg: QualityConfig, files: int) -> None:
+        self.suite = _register_suite(entity, rules, cfg)
+        self.sample_size = cfg.log_sample_size
+        self.outcomes = [_outcomes(self.suite) for _ in range(files)]
+        self.validated = [0] * files
+        self.runs = 0
+
+    def add(self, df) -> None:
+        self.runs += 1
+        for k, n in _validate_frame(self.suite, df, self.outcomes, self.sample_size).items():
+            self.validated[k] += n
+
+    def finish(self) -> tuple[list[list[ExpectationOutcome]], list[int], int]:
+        return self.outcomes, self.validated, self.runs
+
+
+def _run_session(
+    con: duckdb.DuckDBPyConnection,
+    contract: EntityContract,
+    rules: Any,
+    cfg: QualityConfig,
+    inputs: list[GxInput],
+    mode: str,
+    remote: bool = False,
+) -> tuple[list[list[ExpectationOutcome]], list[int], int]:
+    """Validate the inputs' frames in the GX worker (``remote`` and one runs) or here."""
+    worker = gx_worker.current() if remote else None
+    args = (contract.entity, rules, cfg, len(inputs))
+    session = gx_worker.RemoteSession(worker, *args) if worker else GxSession(*args)
+    frames = (
+        iter([_sample_frame(con, contract, inputs, cfg)])
+        if mode == "sample"
+        else _full_frames(con, contract, inputs, max(cfg.gx.chunk_rows, 1))
+    )
+    for df in frames:
+        session.add(df)
+    return session.finish()
+
+
 def skipped_report(
     con: duckdb.DuckDBPyConnection, contract: EntityContract, inp: GxInput | None = None
 ) -> GxReport:
@@ -478,19 +524,13 @@ def validate_files(
     mode = mode or cfg.gx.mode
     if mode == "auto":
         mode = "full" if sum(counts) <= cfg.gx.full_validation_max_rows else "sample"
-    suite = _register_suite(contract.entity, rules, cfg)
-    outcomes = [_outcomes(suite) for _ in inputs]
-    validated = [0] * len(inputs)
-    frames = (
-        iter([_sample_frame(con, contract, inputs, cfg)])
-        if mode == "sample"
-        else _full_frames(con, contract, inputs, max(cfg.gx.chunk_rows, 1))
-    )
-    runs = 0
-    for df in frames:
-        runs += 1
-        for k, n in _validate_frame(suite, df, outcomes, cfg.log_sample_size).items():
-            validated[k] += n
+    try:
+        outcomes, validated, runs = _run_session(
+            con, contract, rules, cfg, inputs, mode, remote=True
+        )
+    except GxWorkerError as exc:
+        log.warning("%s: validating %s in-process instead", exc, contract.entity)
+        outcomes, validated, runs = _run_session(con, contract, rules, cfg, inputs, mode)
     seconds = time.monotonic() - started
     total = sum(validated)
     shared = {

@@ -84,6 +84,9 @@ class GxSettings:
     # At most this many files of one entity per run are validated by GX (0 = every file),
     # spread evenly over the run's files; the SQL row checks still see every row.
     max_files_per_run: int = 0
+    # `crm run` validates in a worker process that imports GX while the run starts
+    # (pipelines/ingest/gx_worker.py); false: in the run's own process.
+    worker_process: bool = True
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
@@ -119,6 +122,7 @@ class QualityConfig:
                 sample_rows=int(gx.get("sample_rows", 100_000)),
                 sample_seed=int(gx.get("sample_seed", 42)),
                 max_files_per_run=int(gx.get("max_files_per_run", 0)),
+                worker_process=bool(gx.get("worker_process", True)),
                 thresholds={str(k): float(v) for k, v in (gx.get("thresholds") or {}).items()},
             ),
         )
