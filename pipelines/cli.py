@@ -215,10 +215,10 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
     as_of = args.as_of or default_as_of(settings)
     started = time.monotonic()
     report("run", f"home {settings.home}, as_of {as_of}")
-    from pipelines.transform.project import start_manifest_prepare, start_night_parse
+    from pipelines.transform.project import start_build_parse, start_manifest_prepare
 
     prepare = start_manifest_prepare(settings)
-    start_night_parse(settings, as_of)  # the dbt step waits for it
+    start_build_parse(settings)  # a new home or project version only; the dbt step waits
     if prepare is not None:
         _warm_up(settings, gx_in_worker)  # on the other core while dbt parses
         prepare.wait()
@@ -317,13 +317,19 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 # ---- prepare --------------------------------------------------------------------
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from pipelines.transform.project import prepare_manifest
+    from pipelines.transform.project import prepare_manifest, start_build_parse
 
     settings = _settings(args)
     settings.ensure_dirs()
     started = time.monotonic()
     path = prepare_manifest(settings)
     print(f"dbt manifest ready in {time.monotonic() - started:.1f}s: {path / 'manifest.json'}")
+    build_parse = start_build_parse(settings)
+    if build_parse is not None:
+        build_parse.wait()
+        print(
+            f"dbt build parse state of {settings.home} ready in {time.monotonic() - started:.1f}s"
+        )
     return 0
 
 

@@ -31,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = REPO_ROOT / "crm.yml"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SEEDS_DIR = REPO_ROOT / "seeds"
+# The as_of of dbt's nightly build (read by dbt_project/macros/dates.sql at execution time).
+AS_OF_ENV = "CRM_AS_OF"
 
 
 def dbt_manifest_cache_dir() -> Path:
@@ -217,9 +219,12 @@ class Settings:
             salt_file.write_text(secrets.token_hex(32), encoding="utf-8")
         return salt_file.read_text(encoding="utf-8").strip()
 
-    def dbt_env(self) -> dict[str, str]:
-        """Environment for the dbt subprocess (profiles.yml reads these)."""
+    def dbt_env(self, as_of: dt.date | None = None) -> dict[str, str]:
+        """Environment for the dbt subprocess (profiles.yml reads these; ``as_of`` goes in
+        ``CRM_AS_OF``, which macros/dates.sql reads when no ``--vars`` as_of is given)."""
         env = dict(os.environ)
+        if as_of is not None:
+            env[AS_OF_ENV] = as_of.isoformat()
         env.update(
             CRM_HOME=str(self.home),
             CRM_WORK_DB=str(self.work_db_path),
@@ -233,7 +238,8 @@ class Settings:
         return env
 
     def dbt_vars(self, as_of: dt.date) -> dict[str, Any]:
-        """Settings shared with dbt; dbt-only defaults live in dbt_project.yml."""
+        """Settings shared with dbt, as_of included, for dbt run by hand or by tests (the
+        nightly build passes :meth:`dbt_shared_vars` and as_of in ``CRM_AS_OF``)."""
         return {"as_of": as_of.isoformat(), **self.dbt_shared_vars()}
 
     def dbt_shared_vars(self) -> dict[str, Any]:

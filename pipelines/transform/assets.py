@@ -20,7 +20,8 @@ from pipelines.settings import Settings
 from pipelines.transform.project import (
     build_target_dir,
     load_dbt_project,
-    wait_for_night_parse,
+    start_build_parse,
+    wait_for_build_parse,
 )
 
 # Models tagged like this run after the Python scoring/targeting assets.
@@ -56,8 +57,9 @@ def _has_after_scoring_models() -> bool:
 
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmResource):
     settings = crm.settings
-    os.environ.update(settings.dbt_env())
-    args = ["build", "--vars", json.dumps(settings.dbt_vars(crm.as_of(context)))]
+    # as_of goes in CRM_AS_OF, not --vars: dbt keys its parse cache on --vars
+    os.environ.update(settings.dbt_env(crm.as_of(context)))
+    args = ["build", "--vars", json.dumps(settings.dbt_shared_vars())]
     # dbt unit tests check SQL logic, not tonight's data: they run in the test suite
     # (tests/foundation/test_dbt_unit_tests.py), not in every nightly build.
     args += ["--exclude-resource-type", "unit_test"]
@@ -67,7 +69,8 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmRes
     # A fixed target dir per dbt step (not dagster-dbt's unique one per run): dbt's partial
     # parse cache is reused night after night and old target dirs don't pile up.
     target = build_target_dir(settings, context.op_execution_context.op.name)
-    wait_for_night_parse(target)  # `crm run` parsed tonight's vars in the background
+    start_build_parse(settings, target.name)  # no-op when `crm run` or `crm prepare` did it
+    wait_for_build_parse(target)
     invocation = dbt.cli(args, context=context, raise_on_error=True, target_path=target)
     yield from invocation.stream()
     layers = dbt_layer_figures(target)

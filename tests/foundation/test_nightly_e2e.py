@@ -359,9 +359,33 @@ def _rotation(path: Path) -> int:
     return -int(suffix) if suffix.isdigit() else 0
 
 
-def test_dbt_build_reused_the_nights_background_parse(night: Path) -> None:
+def test_dbt_build_reused_the_homes_parse_state(night: Path) -> None:
     target = night / "state" / "dbt" / "target" / "dbt_models"
     log = "".join(p.read_text("utf-8") for p in sorted(target.glob("dbt.log*"), key=_rotation))
     first_build = log.split('"msg": "Running with dbt')[1]  # the nightly build, not the rerun
     assert "Nothing changed, skipping partial parsing." in first_build
     assert "Starting full parse" not in first_build
+
+
+def test_a_night_at_another_as_of_does_not_reparse_the_project(night: Path) -> None:
+    """as_of reaches dbt in CRM_AS_OF, read at execution time, not in --vars (which dbt keys
+    its parse cache on): the next night reuses the parse state and still moves as_of."""
+    target = night / "state" / "dbt" / "target" / "dbt_models"
+    stamp = (target / "parse_fingerprint").read_text()
+    next_day = AS_OF + dt.timedelta(days=1)
+    proc = crm("run", "--as-of", next_day.isoformat(), home=night)
+    assert "status:            OK" in proc.stdout
+    log = "".join(p.read_text("utf-8") for p in sorted(target.glob("dbt.log*"), key=_rotation))
+    last_build = log.split('"msg": "Running with dbt')[-1]
+    assert "Partial parsing enabled, no changes found, skipping parsing" in last_build
+    assert "Starting full parse" not in last_build
+    assert (target / "parse_fingerprint").read_text() == stamp
+    con = published(night)
+    try:
+        as_of_values = con.execute(
+            "select distinct as_of from marts.customer_value union "
+            "select distinct as_of from marts.customer_rfm"
+        ).fetchall()
+    finally:
+        con.close()
+    assert as_of_values == [(next_day,)]
