@@ -2,16 +2,14 @@
 
 A sampler thread records the resident memory of this process and its children (dbt runs as
 a subprocess) while the job runs; afterwards each Dagster step's start/end, taken from the
-event log, selects its samples. dbt's own run_results.json splits the dbt step by layer.
+event log, selects its samples. The node timings on the dbt events split the dbt step by layer.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import psutil
 
@@ -96,21 +94,17 @@ def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure
     return figures
 
 
-def dbt_layer_figures(target_dir: Path) -> list[StageFigure]:
-    """Seconds per dbt layer (staging, intermediate, marts) and for the tests, from dbt's
-    run_results.json (sum of node execution times; dbt runs two threads)."""
-    results_path = target_dir / "run_results.json"
-    manifest_path = target_dir / "manifest.json"
-    if not results_path.exists() or not manifest_path.exists():
-        return []
-    results = json.loads(results_path.read_text(encoding="utf-8"))
-    nodes = json.loads(manifest_path.read_text(encoding="utf-8"))["nodes"]
+def dbt_layer_figures(
+    seconds_by_node: dict[str, float], nodes: dict[str, dict]
+) -> list[StageFigure]:
+    """Seconds per dbt layer (staging, intermediate, marts) and for the tests: the sum of the
+    node execution times (dbt runs two threads). ``nodes`` is a manifest's ``nodes``."""
     totals: dict[str, float] = {}
-    for result in results.get("results", []):
-        node = nodes.get(result["unique_id"], {})
+    for unique_id, seconds in seconds_by_node.items():
+        node = nodes.get(unique_id, {})
         kind = node.get("resource_type", "other")
         label = f"dbt {node.get('schema', '?')}" if kind in ("model", "seed") else f"dbt {kind}s"
-        totals[label] = totals.get(label, 0.0) + float(result.get("execution_time") or 0)
+        totals[label] = totals.get(label, 0.0) + float(seconds or 0)
     return [StageFigure(stage, round(seconds, 2)) for stage, seconds in sorted(totals.items())]
 
 

@@ -389,3 +389,13 @@ def test_a_night_at_another_as_of_does_not_reparse_the_project(night: Path) -> N
     finally:
         con.close()
     assert as_of_values == [(next_day,)]
+
+
+def test_run_summary_splits_the_dbt_step_by_layer(night: Path) -> None:
+    """From the node timings on the streamed dbt events (the build writes no run_results)."""
+    summary = json.loads((night / "state" / "last_run_summary.json").read_text())
+    layers = {layer["stage"]: layer["seconds"] for layer in summary["dbt_layers"]}
+    assert set(layers) == {"dbt staging", "dbt intermediate", "dbt marts", "dbt tests"}
+    assert all(seconds > 0 for seconds in layers.values())
+    dbt_step = next(s["seconds"] for s in summary["stages"] if s["stage"] == "dbt_models")
+    assert sum(layers.values()) < 2 * dbt_step  # two dbt threads at most
