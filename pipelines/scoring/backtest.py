@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from scipy.stats import spearmanr
 
 from pipelines.scoring.config import ScoringConfig
 from pipelines.scoring.score import (
@@ -139,6 +138,10 @@ def evaluate(
     predicted_revenue = float(np.nansum(predicted * value))
     total_pred, total_actual = float(predicted.sum()), float(actual_days.sum())
     error = _pct(total_pred, total_actual)
+    # imported here: scipy.stats takes ~1 s to import, which the definitions (loaded before
+    # the first file) should not pay; the dbt step pre-imports it (pipelines/transform/assets.py)
+    from scipy.stats import spearmanr
+
     rho = float(spearmanr(predicted, actual_days).statistic) if calibration.n > 1 else float("nan")
     converged = bool(models.bg.converged_ and models.gg.converged_)
     within = error is not None and abs(error) <= config.max_abs_error_pct
