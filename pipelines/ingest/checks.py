@@ -481,7 +481,8 @@ def _run_session(
     mode: str,
     remote: bool = False,
 ) -> tuple[list[list[ExpectationOutcome]], list[int], int]:
-    """Validate the inputs' frames in the GX worker (``remote`` and one runs) or here."""
+    """Validate the inputs' frames in the GX worker (when ``remote`` and one is running),
+    else in this process."""
     worker = gx_worker.current() if remote else None
     args = (contract.entity, rules, cfg, len(inputs))
     session = gx_worker.RemoteSession(worker, *args) if worker else GxSession(*args)

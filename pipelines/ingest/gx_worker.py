@@ -3,7 +3,7 @@
 Importing great_expectations and building its context take 5–7 s of CPU, more than the
 whole default night spends validating. `crm run` starts this worker first thing
 (:func:`start`): it imports GX on the second core while the run imports Dagster and its
-definitions. The ingest then hands it the frames to validate (:func:`open_session`);
+definitions. The ingest then hands it the frames to validate (:class:`RemoteSession`);
 frames go over a pipe, pickled, and are validated in order while the loader builds the
 next one. Without a worker (``dagster dev``, the daemon's runs, tests that call the
 loader) or when it fails, the same :class:`~pipelines.ingest.checks.GxSession` runs in
@@ -66,13 +66,13 @@ class GxWorker:
         return payload
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
-            try:
-                self._requests.close()  # EOF: the worker's loop ends
-                self.process.wait(timeout=timeout)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+        with contextlib.suppress(OSError):
+            self._requests.close()  # EOF: the worker's loop ends
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self._replies.close()
 
 

@@ -159,7 +159,7 @@ def load_dbt_project(settings: Settings) -> DbtProject:
     )
 
 
-# ---- the build's parse state--------------------------------------------------------
+# ---- the build's parse state -------------------------------------------------------
 def build_target_dir(settings: Settings, op_name: str) -> Path:
     """A fixed target dir per dbt step, so its partial-parse state carries over."""
     return settings.dbt_target_dir / op_name
@@ -185,6 +185,8 @@ def start_build_parse(settings: Settings, op_name: str = DBT_BUILD_OP) -> DbtPar
     The dbt step calls :func:`wait_for_build_parse` before it starts dbt.
     """
     target = build_target_dir(settings, op_name)
+    if target in _PENDING:  # `crm run` started it; the dbt step asks again
+        return _PENDING[target]
     fingerprint = _build_fingerprint(settings)
     stamp = target / "parse_fingerprint"
     state = target / "partial_parse.msgpack"

@@ -1,4 +1,4 @@
-"""The dbt manifest Dagster loads, the night's background parse, and the dbt resource."""
+"""The dbt manifest Dagster loads, the build's parse state, and the dbt resource."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
 from pipelines.settings import DBT_PROJECT_DIR, Settings
-from pipelines.transform.project import DBT_EXECUTABLE, manifest_dir
+from pipelines.transform.project import (
+    DBT_EXECUTABLE,
+    build_target_dir,
+    manifest_dir,
+    start_build_parse,
+    wait_for_build_parse,
+)
 from pipelines.transform.resources import CrmDbtCliResource
 
 
@@ -41,3 +47,18 @@ def test_dbt_resource_takes_the_version_from_the_installed_package() -> None:
     # The overrides only help while dagster-dbt still calls these by these names.
     assert "_cli_version" in vars(DbtCliResource)
     assert "_initialize_dbt_core_adapter" in vars(DbtCliResource)
+
+
+def test_the_build_parse_runs_once_per_home(tmp_path: Path) -> None:
+    """`crm run` starts it and the dbt step asks again: one parse, not two; once installed,
+    the state is current and nothing parses (as_of is not part of it)."""
+    settings = _home(tmp_path, "a")
+    settings.ensure_dirs()
+    first = start_build_parse(settings)
+    assert first is not None
+    assert start_build_parse(settings) is first  # the same parse, its staging dir kept
+    target = build_target_dir(settings, "dbt_models")
+    assert len(list(target.parent.glob("dbt_models.parse-*"))) == 1
+    wait_for_build_parse(target)
+    assert (target / "partial_parse.msgpack").exists()
+    assert start_build_parse(settings) is None
