@@ -34,6 +34,15 @@ def connect(
     return con
 
 
+def cursor(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A second connection to ``con``'s database, for another thread: the same database,
+    limits and attached catalogs; its own transactions and temp tables. The time zone is a
+    per-connection setting, so it is set again."""
+    cur = con.cursor()
+    cur.execute(f"SET TimeZone = '{settings.business_time_zone}'")
+    return cur
+
+
 @contextmanager
 def work_db(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The build database, closed on exit so the next writer (dbt) can open it."""

@@ -1,7 +1,9 @@
-"""Ingest assets: one per landing entity, writing raw.<entity> and quarantine.<entity>.
+"""Ingest assets: raw/<entity> for every landing entity, writing raw.<entity> and
+quarantine.<entity>. They are one multi-asset (one Dagster step): the entities load side
+by side on their own DuckDB connections, so the second core is used while files are small.
 
-Each has four asset checks, evaluated after every load on the batches of the run (in
-the asset's own step, as ``check_specs``: one Dagster step per entity, not five):
+Each entity has four asset checks, evaluated after every load on the batches of the run
+(in the same step, as ``check_specs``):
 
 * ``file_rows_reconcile`` — rows in each file = rows loaded + rows quarantined;
 * ``files_readable`` — no file of the run was rejected (moved to landing/_rejected/);
@@ -20,7 +22,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from pipelines.ingest.loader import load_entity
+from pipelines.ingest.loader import BatchResult, load_entities
 from pipelines.progress import report
 from pipelines.quality.config import QualityConfig
 from pipelines.quality.log import finding, run_findings, write_findings
@@ -29,11 +31,12 @@ from pipelines.resources import CrmResource
 from pipelines.settings import ENTITIES, Settings
 from pipelines.warehouse import table_exists, work_db
 
+INGEST_KEYS: dict[str, dg.AssetKey] = {entity: dg.AssetKey(["raw", entity]) for entity in ENTITIES}
 
-def _ingest_asset(entity: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=entity,
-        key_prefix=["raw"],
+
+def _spec(entity: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        INGEST_KEYS[entity],
         group_name="ingest",
         kinds={"duckdb", "python"},
         description=(
@@ -41,50 +44,45 @@ def _ingest_asset(entity: str) -> dg.AssetsDefinition:
             f"quarantine.{entity}, unreadable files to landing/_rejected/{entity}/; every "
             "batch is validated with its GX suite (pipelines/quality/suites)."
         ),
-        check_specs=_check_specs(entity),
     )
-    def _asset(context: dg.AssetExecutionContext, crm: CrmResource):
-        settings = crm.settings
-        as_of = crm.as_of(context)
-        with work_db(settings) as con:
-            results = load_entity(con, settings, entity, as_of, context.run.run_id)
-            total = con.execute(f"select count(*) from raw.{entity}").fetchone()
-        loaded = sum(r.rows_loaded for r in results)
-        quarantined = sum(r.rows_quarantined for r in results)
-        by_status = {
-            status: [r.file_name for r in results if r.status == status]
-            for status in ("rejected", "duplicate", "held")
-        }
-        for r in results:
-            report(
-                "ingest",
-                f"{r.file_name}: {r.status}, {r.rows_loaded} loaded, "
-                f"{r.rows_quarantined} quarantined{_gx_note(r.validation)} {r.message}".rstrip(),
-                context,
-            )
+
+
+def _materialization(
+    context: dg.AssetExecutionContext, entity: str, results: list[BatchResult], total: int
+) -> dg.MaterializeResult:
+    loaded = sum(r.rows_loaded for r in results)
+    quarantined = sum(r.rows_quarantined for r in results)
+    by_status = {
+        status: [r.file_name for r in results if r.status == status]
+        for status in ("rejected", "duplicate", "held")
+    }
+    for r in results:
         report(
             "ingest",
-            f"{entity}: {len(results)} new file(s), {loaded} rows loaded, "
-            f"{quarantined} quarantined, {len(by_status['rejected'])} rejected, "
-            f"{len(by_status['held'])} held",
+            f"{r.file_name}: {r.status}, {r.rows_loaded} loaded, "
+            f"{r.rows_quarantined} quarantined{_gx_note(r.validation)} {r.message}".rstrip(),
             context,
         )
-        yield dg.MaterializeResult(
-            metadata={
-                "files": len(results),
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined,
-                "files_rejected": dg.MetadataValue.json(by_status["rejected"]),
-                "files_duplicate": dg.MetadataValue.json(by_status["duplicate"]),
-                "files_held": dg.MetadataValue.json(by_status["held"]),
-                "batches": dg.MetadataValue.json([r.to_dict() for r in results]),
-                "raw_rows_total": int(total[0]) if total else 0,
-            }
-        )
-        # after the load committed; a failed blocking check fails this step
-        yield from _evaluate_checks(context, crm, entity)
-
-    return _asset
+    report(
+        "ingest",
+        f"{entity}: {len(results)} new file(s), {loaded} rows loaded, "
+        f"{quarantined} quarantined, {len(by_status['rejected'])} rejected, "
+        f"{len(by_status['held'])} held",
+        context,
+    )
+    return dg.MaterializeResult(
+        asset_key=INGEST_KEYS[entity],
+        metadata={
+            "files": len(results),
+            "rows_loaded": loaded,
+            "rows_quarantined": quarantined,
+            "files_rejected": dg.MetadataValue.json(by_status["rejected"]),
+            "files_duplicate": dg.MetadataValue.json(by_status["duplicate"]),
+            "files_held": dg.MetadataValue.json(by_status["held"]),
+            "batches": dg.MetadataValue.json([r.to_dict() for r in results]),
+            "raw_rows_total": total,
+        },
+    )
 
 
 def _severity(cfg: QualityConfig, check: str) -> dg.AssetCheckSeverity:
@@ -114,20 +112,22 @@ def _check_specs(entity: str) -> list[dg.AssetCheckSpec]:
 
 
 def _evaluate_checks(
-    context: dg.AssetExecutionContext, crm: CrmResource, entity: str
+    con: duckdb.DuckDBPyConnection,
+    context: dg.AssetExecutionContext,
+    crm: CrmResource,
+    entity: str,
 ) -> Iterator[dg.AssetCheckResult]:
     """The four checks on the batches of this run, in CHECK_DESCRIPTIONS order."""
-    key = dg.AssetKey(["raw", entity])
+    key = INGEST_KEYS[entity]
     run_id = context.run.run_id
     settings = crm.settings
     cfg = QualityConfig.from_settings(settings)
-    with work_db(settings) as con:
-        checks = (
-            _file_rows_reconcile(con, settings, cfg, entity, run_id, crm.as_of(context)),
-            _files_readable(con, cfg, entity, run_id),
-            _gx_suite(con, entity, run_id),
-            _no_blocking_findings(con, entity, run_id),
-        )
+    checks = (
+        _file_rows_reconcile(con, settings, cfg, entity, run_id, crm.as_of(context)),
+        _files_readable(con, cfg, entity, run_id),
+        _gx_suite(con, entity, run_id),
+        _no_blocking_findings(con, entity, run_id),
+    )
     for name, result in zip(CHECK_DESCRIPTIONS, checks, strict=True):
         yield dg.AssetCheckResult(asset_key=key, check_name=name, **result)
 
@@ -272,6 +272,29 @@ def _gx_note(gx: dict[str, Any]) -> str:
     return note
 
 
-ingest_assets = [_ingest_asset(entity) for entity in ENTITIES]
+@dg.multi_asset(
+    name="ingest",
+    specs=[_spec(entity) for entity in ENTITIES],
+    check_specs=[spec for entity in ENTITIES for spec in _check_specs(entity)],
+    can_subset=True,
+    description="Every landing entity in one step: the entities load side by side on "
+    "their own connections (crm.yml ingest.parallel_entities), each file committed on "
+    "its own.",
+)
+def ingest(context: dg.AssetExecutionContext, crm: CrmResource):
+    settings = crm.settings
+    as_of = crm.as_of(context)
+    run_id = context.run.run_id
+    entities = [e for e in ENTITIES if INGEST_KEYS[e] in context.selected_asset_keys]
+    with work_db(settings) as con:
+        for entity, results in load_entities(con, settings, entities, as_of, run_id):
+            total = con.execute(f"select count(*) from raw.{entity}").fetchone()
+            yield _materialization(context, entity, results, int(total[0]) if total else 0)
+        # after every load committed; a failed blocking check fails this step
+        for entity in entities:
+            yield from _evaluate_checks(con, context, crm, entity)
+
+
+ingest_assets = [ingest]
 # The checks run inside the ingest assets (check_specs); kept for definitions.py.
 ingest_checks: list[dg.AssetChecksDefinition] = []

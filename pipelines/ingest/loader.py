@@ -40,8 +40,11 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,7 @@ from pipelines.quality.config import QualityConfig
 from pipelines.quality.faults import pause_point
 from pipelines.quality.log import Finding, ensure_log, finding, mask_row, write_findings
 from pipelines.settings import Settings
+from pipelines.warehouse import cursor as warehouse_cursor
 
 __all__ = [
     "BatchResult",
@@ -199,6 +203,24 @@ def _write_report(settings: Settings, entity: str, path: Path, file_hash: str, e
     tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, report_path)
     return target
+
+
+# Entities may load on parallel connections (load_entities): a ledger entry takes
+# max(batch_id) + 1, so ledger transactions commit one at a time.
+_LEDGER_LOCK = threading.Lock()
+
+
+@contextmanager
+def ledger_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction that writes ``raw._batches``, serialised across connections."""
+    with _LEDGER_LOCK:
+        con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
 
 
 def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -390,8 +412,7 @@ def _finish_file(
         "as_of": rules.as_of,
         "validation": json.dumps(result.validation),
     }
-    con.execute("begin transaction")
-    try:
+    with ledger_transaction(con):
         batch_id = _next_batch_id(con)
         for f in findings:
             f.batch_id = batch_id
@@ -427,11 +448,7 @@ def _finish_file(
         write_findings(con, run_id, rules.as_of, findings)
         clock.lap("insert")
         pause_point("ingest_commit")
-        con.execute("commit")
-        clock.lap("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    clock.lap("commit")
     result.batch_id = batch_id
     result.findings = findings
     return result
@@ -500,8 +517,7 @@ def _reject(
         message=result.message,
         sample=[{"reason": exc.reason}],
     )
-    con.execute("begin transaction")
-    try:
+    with ledger_transaction(con):
         batch_id = _ledger(
             con,
             entity=result.entity,
@@ -517,10 +533,6 @@ def _reject(
         )
         found.batch_id = batch_id
         write_findings(con, run_id, rules.as_of, [found])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     pause_point("ingest_reject")
     os.replace(path, target)
     result.batch_id = batch_id
@@ -863,6 +875,60 @@ def load_entity(
     return [r for r in results if r is not None]
 
 
+def load_entities(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entities: list[str],
+    as_of: dt.date,
+    run_id: str,
+    quality: QualityConfig | None = None,
+) -> Iterator[tuple[str, list[BatchResult]]]:
+    """Load several entities, each as :func:`load_entity` does; yield each as it finishes.
+
+    With ``ingest.parallel_entities`` > 1 the entities load at the same time on their own
+    connections to ``con``'s database (one file's DuckDB work seldom fills two cores: files
+    are small and many statements are planned per file). The largest entity starts first;
+    ledger transactions and GX sessions take turns. If an entity fails, the others still
+    finish (and commit) before the error is raised.
+    """
+    ensure_tables(con)
+    wanted = int(settings.section("ingest").get("parallel_entities", 1))
+    workers = min(max(wanted, 1), len(entities))
+    if workers <= 1:
+        for entity in entities:
+            yield entity, load_entity(con, settings, entity, as_of, run_id, quality)
+        return
+    pending = {e: sum(p.stat().st_size for p in pending_files(settings, e)) for e in entities}
+    # The readers number records by rowid, which needs preserve_insertion_order; the
+    # setting is global to the database, so it stays on while any entity reads.
+    previous = con.execute("select current_setting('preserve_insertion_order')").fetchone()
+    con.execute("set preserve_insertion_order = true")
+
+    def load(entity: str) -> list[BatchResult]:
+        cur = warehouse_cursor(con, settings)
+        try:
+            return load_entity(cur, settings, entity, as_of, run_id, quality)
+        finally:
+            cur.close()
+
+    failed: BaseException | None = None
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="ingest") as pool:
+            futures = {pool.submit(load, e): e for e in sorted(entities, key=lambda e: -pending[e])}
+            for future in as_completed(futures):
+                try:
+                    results = future.result()
+                except BaseException as exc:  # the others still finish
+                    failed = failed or exc
+                    continue
+                yield futures[future], results
+    finally:
+        keep = bool(previous and previous[0])
+        con.execute(f"set preserve_insertion_order = {str(keep).lower()}")
+    if failed is not None:
+        raise failed
+
+
 @dataclass
 class _Group:
     """New files of one entity prepared for a shared GX run, and every step of the files
@@ -955,8 +1021,7 @@ def _duplicate(
         message=message,
         sample=[{"same_as": first}],
     )
-    con.execute("begin transaction")
-    try:
+    with ledger_transaction(con):
         batch_id = _ledger(
             con,
             entity=entity,
@@ -972,10 +1037,6 @@ def _duplicate(
         )
         found.batch_id = batch_id
         write_findings(con, run_id, as_of, [found])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return BatchResult(
         entity,
         name,
