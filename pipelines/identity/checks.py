@@ -2,19 +2,16 @@
 
 import dagster as dg
 
+from pipelines.check_steps import Check, one_step
 from pipelines.identity.assets import RESOLVED_RECORDS
 from pipelines.identity.config import IdentityConfig
 from pipelines.resources import CrmResource
 from pipelines.warehouse import connect
 
 
-@dg.asset_check(
-    asset=RESOLVED_RECORDS,
-    name="identity_cluster_size",
-    description="No customer gathers more source records than identity.max_cluster_size "
-    "(a larger one is a sign of over-merging; warning).",
-)
-def identity_cluster_size(crm: CrmResource) -> dg.AssetCheckResult:
+def identity_cluster_size(
+    context: dg.AssetCheckExecutionContext, crm: CrmResource
+) -> dg.AssetCheckResult:
     settings = crm.settings
     limit = IdentityConfig.from_settings(settings).max_cluster_size
     con = connect(settings, read_only=True)
@@ -42,14 +39,9 @@ def identity_cluster_size(crm: CrmResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=RESOLVED_RECORDS,
-    name="identity_retired_keys_unused",
-    blocking=True,
-    description="A key retired by a merge is never in use again, and every record has "
-    "exactly one key.",
-)
-def identity_retired_keys_unused(crm: CrmResource) -> dg.AssetCheckResult:
+def identity_retired_keys_unused(
+    context: dg.AssetCheckExecutionContext, crm: CrmResource
+) -> dg.AssetCheckResult:
     con = connect(crm.settings, read_only=True)
     try:
         reused, duplicated = con.execute(
@@ -72,6 +64,24 @@ def identity_retired_keys_unused(crm: CrmResource) -> dg.AssetCheckResult:
 
 
 identity_checks: list[dg.AssetChecksDefinition] = [
-    identity_cluster_size,
-    identity_retired_keys_unused,
+    one_step(
+        "identity_checks",
+        [
+            Check(
+                "identity_cluster_size",
+                RESOLVED_RECORDS,
+                "No customer gathers more source records than identity.max_cluster_size "
+                "(a larger one is a sign of over-merging; warning).",
+                identity_cluster_size,
+                blocking=False,
+            ),
+            Check(
+                "identity_retired_keys_unused",
+                RESOLVED_RECORDS,
+                "A key retired by a merge is never in use again, and every record has "
+                "exactly one key.",
+                identity_retired_keys_unused,
+            ),
+        ],
+    )
 ]

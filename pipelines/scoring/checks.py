@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.check_steps import Check, one_step
 from pipelines.resources import CrmResource
 from pipelines.scoring.assets import CANDIDATE_KEY
 from pipelines.scoring.config import ScoringConfig
@@ -45,11 +46,6 @@ def _not_scored(status: dict[str, Any] | None, run_id: str) -> dg.AssetCheckResu
     return None
 
 
-@dg.asset_check(
-    asset=CANDIDATE_KEY,
-    blocking=True,
-    description="BG/NBD and Gamma-Gamma fits of tonight's scoring converged.",
-)
 def scoring_models_converged(
     context: dg.AssetCheckExecutionContext, crm: CrmResource
 ) -> dg.AssetCheckResult:
@@ -75,14 +71,6 @@ def scoring_models_converged(
     )
 
 
-@dg.asset_check(
-    asset=CANDIDATE_KEY,
-    blocking=True,
-    description=(
-        "Holdout backtest: the calibration fit converged and the total predicted repeat "
-        "purchase days are within scoring.backtest.max_abs_error_pct of the actual."
-    ),
-)
 def scoring_backtest_within_bound(
     context: dg.AssetCheckExecutionContext, crm: CrmResource
 ) -> dg.AssetCheckResult:
@@ -126,14 +114,6 @@ def scoring_backtest_within_bound(
     )
 
 
-@dg.asset_check(
-    asset=CANDIDATE_KEY,
-    blocking=True,
-    description=(
-        "Exactly one complete score row for every customer with a purchase order up to "
-        "as_of in marts.fct_orders, and none for anyone else."
-    ),
-)
 def scoring_covers_every_purchasing_customer(
     context: dg.AssetCheckExecutionContext, crm: CrmResource
 ) -> dg.AssetCheckResult:
@@ -187,7 +167,30 @@ def scoring_covers_every_purchasing_customer(
 
 
 scoring_checks = [
-    scoring_models_converged,
-    scoring_backtest_within_bound,
-    scoring_covers_every_purchasing_customer,
+    one_step(
+        "scoring_checks",
+        [
+            Check(
+                "scoring_models_converged",
+                CANDIDATE_KEY,
+                "BG/NBD and Gamma-Gamma fits of tonight's scoring converged.",
+                scoring_models_converged,
+            ),
+            Check(
+                "scoring_backtest_within_bound",
+                CANDIDATE_KEY,
+                "Holdout backtest: the calibration fit converged and the total predicted "
+                "repeat purchase days are within scoring.backtest.max_abs_error_pct of the "
+                "actual.",
+                scoring_backtest_within_bound,
+            ),
+            Check(
+                "scoring_covers_every_purchasing_customer",
+                CANDIDATE_KEY,
+                "Exactly one complete score row for every customer with a purchase order up "
+                "to as_of in marts.fct_orders, and none for anyone else.",
+                scoring_covers_every_purchasing_customer,
+            ),
+        ],
+    )
 ]

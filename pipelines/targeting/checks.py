@@ -175,6 +175,7 @@ def build_asset_checks() -> list:
     """Blocking checks on the members table (gate the outbox) and on the outbox."""
     import dagster as dg
 
+    from pipelines.check_steps import Check, one_step
     from pipelines.resources import CrmResource
     from pipelines.targeting.assets import MEMBERS_KEY, OUTBOX_KEY, TARGET_LISTS_KEY
     from pipelines.targeting.config import load_targeting_config
@@ -186,32 +187,44 @@ def build_asset_checks() -> list:
             metadata={"problems": dg.MetadataValue.json(problems)},
         )
 
-    @dg.asset_check(
-        asset=MEMBERS_KEY, blocking=True, description="No customer in two lists in one run."
-    )
     def one_list_per_customer_check(context: dg.AssetCheckExecutionContext, crm: CrmResource):
         with work_db(crm.settings) as con:
             return _result(one_list_per_customer(con, crm.as_of(context)))
 
-    @dg.asset_check(
-        asset=MEMBERS_KEY,
-        blocking=True,
-        description="Every treated member has consent for the list's channel.",
-    )
     def treated_consent_check(context: dg.AssetCheckExecutionContext, crm: CrmResource):
         settings = crm.settings
         cfg = load_targeting_config(settings)
         with work_db(settings) as con:
             return _result(treated_have_consent(con, cfg, crm.as_of(context)))
 
-    @dg.asset_check(
-        asset=TARGET_LISTS_KEY,
-        blocking=True,
-        description="Stage counts add up to the audience; treated/control match the members.",
-    )
     def counts_reconcile_check(context: dg.AssetCheckExecutionContext, crm: CrmResource):
         with work_db(crm.settings) as con:
             return _result(counts_reconcile(con, crm.as_of(context)))
+
+    # the three checks that gate the outbox, in one step
+    list_checks = one_step(
+        "target_list_checks",
+        [
+            Check(
+                "one_list_per_customer_check",
+                MEMBERS_KEY,
+                "No customer in two lists in one run.",
+                one_list_per_customer_check,
+            ),
+            Check(
+                "treated_consent_check",
+                MEMBERS_KEY,
+                "Every treated member has consent for the list's channel.",
+                treated_consent_check,
+            ),
+            Check(
+                "counts_reconcile_check",
+                TARGET_LISTS_KEY,
+                "Stage counts add up to the audience; treated/control match the members.",
+                counts_reconcile_check,
+            ),
+        ],
+    )
 
     @dg.asset_check(
         asset=OUTBOX_KEY,
@@ -228,9 +241,4 @@ def build_asset_checks() -> list:
                 verify_outbox_dir(con, cfg, settings.outbox_dir / as_of.isoformat(), as_of)
             )
 
-    return [
-        one_list_per_customer_check,
-        treated_consent_check,
-        counts_reconcile_check,
-        outbox_check,
-    ]
+    return [list_checks, outbox_check]
