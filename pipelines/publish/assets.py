@@ -27,8 +27,13 @@ def build_publish_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         settings = crm.settings
         as_of = crm.as_of(context)
-        tables = publish(settings, context.run_id, as_of)
-        report("publish", f"{settings.warehouse_path} ({len(tables)} tables)", context)
+        tables = publish(settings, context.run_id, as_of, crm.full_refresh(context))
+        patched = [t for t in tables if t.patched]
+        note = "".join(
+            f", {t.schema}.{t.name} patched ({t.changed_keys:,} of {t.rows:,} rows changed)"
+            for t in patched
+        )
+        report("publish", f"{settings.warehouse_path} ({len(tables)} tables{note})", context)
         exports = export_parquet(settings, tables)
         report("publish", f"Parquet exports in {exports}", context)
         return dg.MaterializeResult(
@@ -36,6 +41,9 @@ def build_publish_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
                 "path": str(settings.warehouse_path),
                 "as_of": as_of.isoformat(),
                 "tables": dg.MetadataValue.json({f"{t.schema}.{t.name}": t.rows for t in tables}),
+                "patched": dg.MetadataValue.json(
+                    {f"{t.schema}.{t.name}": t.changed_keys for t in patched}
+                ),
                 "exports": str(exports),
             }
         )

@@ -1,0 +1,156 @@
+"""Publishing patches the previous publication's big keyed tables: the result equals a full
+copy of the build database, and the exports stay reproducible."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.publish.publisher import PublishedTable, export_parquet, publish
+from pipelines.settings import Settings
+from tests.quality.helpers import make_home
+
+AS_OF = dt.date(2026, 7, 1)
+CONFIG = {
+    "exports": {
+        "published_schemas": ["marts", "extra"],
+        "patch_min_rows": 100,
+        "sort_keys": {"facts": ["source", "line_id"], "wide": ["id"]},
+    }
+}
+
+
+def _home(tmp_path: Path, name: str) -> Settings:
+    settings = make_home(tmp_path / name, CONFIG)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _work(settings: Settings, *sql: str) -> None:
+    con = duckdb.connect(str(settings.work_db_path))
+    try:
+        for statement in sql:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+FIRST_NIGHT = (
+    "create schema marts",
+    "create schema extra",
+    "create schema raw",
+    "create table raw.people as select 'secret@example.com' as email",
+    # 1,000 facts under a two-column key, shuffled so that storage order is not key order
+    "create table marts.facts as select case when i % 2 = 0 then 'pos' else 'web' end as "
+    "source, i as line_id, (i * 37) % 101 as amount, 'note ' || i as note "
+    "from range(1000) t(i) order by hash(i)",
+    "create table marts.wide as select i as id, i * 2 as v from range(200) t(i)",
+    "create table marts.summary as select 'total' as what, 42 as n",
+    "create table extra.notes as select 1 as n",
+)
+SECOND_NIGHT = (
+    "update marts.facts set amount = amount + 1 where line_id % 50 = 0",  # 20 changed
+    "delete from marts.facts where line_id between 990 and 994",  # 5 gone
+    "insert into marts.facts select 'app', i, 7, null from range(3) t(i)",  # 3 new
+    "update marts.facts set note = null where line_id = 3",  # a value becomes null
+    "update marts.wide set v = v + 1",  # every row: copied, not patched
+    "update marts.summary set n = 43",
+    "drop table extra.notes",
+)
+
+
+def _published(settings: Settings) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema <> 'meta' order by 1"
+        ).fetchall()
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for (t,) in tables}
+    finally:
+        con.close()
+
+
+def _by_name(tables: list[PublishedTable]) -> dict[str, PublishedTable]:
+    return {f"{t.schema}.{t.name}": t for t in tables}
+
+
+def test_a_patched_publication_equals_a_full_copy(tmp_path: Path) -> None:
+    nightly, fresh = _home(tmp_path, "nightly"), _home(tmp_path, "fresh")
+    for home in (nightly, fresh):
+        _work(home, *FIRST_NIGHT)
+    first = _by_name(publish(nightly, "run-1", AS_OF))
+    assert not any(t.patched for t in first.values())  # nothing to patch yet
+
+    for home in (nightly, fresh):
+        _work(home, *SECOND_NIGHT)
+    second = _by_name(publish(nightly, "run-2", AS_OF))
+    full = _by_name(publish(fresh, "run-2", AS_OF, full_refresh=True))
+
+    # 20 changed + 5 gone + 3 new + 1 with a new null (line 3 is not a multiple of 50)
+    assert second["marts.facts"].patched and second["marts.facts"].changed_keys == 29
+    assert not second["marts.wide"].patched  # 200 of 200 rows changed: copied again
+    assert not second["marts.summary"].patched  # no key, below patch_min_rows
+    assert not any(t.patched for t in full.values())
+    assert "extra.notes" not in second
+
+    got, want = _published(nightly), _published(fresh)
+    assert got == want
+    assert "extra.notes" not in got and "raw.people" not in got
+    # independent of the patch's hashing: the published facts minus the build's, both ways
+    con = duckdb.connect(str(nightly.warehouse_path), read_only=True)
+    try:
+        con.execute(f"attach '{nightly.work_db_path}' as work (read_only)")
+        assert con.execute(
+            "select count(*) from (select * from marts.facts except all "
+            "select * from work.marts.facts)"
+        ).fetchone() == (0,)
+        assert con.execute(
+            "select count(*) from (select * from work.marts.facts except all "
+            "select * from marts.facts)"
+        ).fetchone() == (0,)
+    finally:
+        con.close()
+
+
+def test_exports_are_reproducible_night_after_night(tmp_path: Path) -> None:
+    one, two = _home(tmp_path, "one"), _home(tmp_path, "two")
+    exported = []
+    for home in (one, two):  # two homes with the same inputs, night after night
+        _work(home, *FIRST_NIGHT)
+        export_parquet(home, publish(home, "run-1", AS_OF))
+        _work(home, *SECOND_NIGHT)
+        tables = publish(home, "run-2", AS_OF)
+        assert _by_name(tables)["marts.facts"].patched
+        exports = export_parquet(home, tables)
+        exported.append({p.name: p.read_bytes() for p in sorted(exports.rglob("*.parquet"))})
+        # a night without changes patches nothing and writes the same bytes again
+        again = publish(home, "run-3", AS_OF)
+        assert _by_name(again)["marts.facts"].changed_keys == 0
+        exports = export_parquet(home, again)
+        assert {p.name: p.read_bytes() for p in sorted(exports.rglob("*.parquet"))} == (
+            exported[-1]
+        )
+    assert exported[0] == exported[1] and "facts.parquet" in exported[0]
+
+
+@pytest.mark.parametrize("change", ["alter table marts.facts add column extra integer"])
+def test_a_table_whose_columns_changed_is_copied(tmp_path: Path, change: str) -> None:
+    home = _home(tmp_path, "home")
+    _work(home, *FIRST_NIGHT)
+    publish(home, "run-1", AS_OF)
+    _work(home, change)
+    tables = _by_name(publish(home, "run-2", AS_OF))
+    assert not tables["marts.facts"].patched
+    assert "extra" in [c for c, *_ in _columns(home, "facts")]
+
+
+def _columns(settings: Settings, table: str) -> list[tuple]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(f"describe marts.{table}").fetchall()
+    finally:
+        con.close()
