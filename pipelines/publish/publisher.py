@@ -51,15 +51,18 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def published_tables(con: duckdb.DuckDBPyConnection, schemas: list[str]) -> list[tuple[str, str]]:
+def published_tables(
+    con: duckdb.DuckDBPyConnection, schemas: list[str], catalog: str = "work"
+) -> list[tuple[str, str]]:
+    """The base tables of ``schemas`` in ``catalog`` (the build database attached as work)."""
     placeholders = ", ".join("?" for _ in schemas)
     return [
         (schema, name)
         for schema, name in con.execute(
             "select table_schema, table_name from information_schema.tables "
-            f"where table_catalog = 'work' and table_schema in ({placeholders}) "
+            f"where table_catalog = ? and table_schema in ({placeholders}) "
             "and table_type = 'BASE TABLE' order by 1, 2",
-            schemas,
+            [catalog, *schemas],
         ).fetchall()
     ]
 
@@ -108,7 +111,7 @@ def publish(
     try:
         con.execute(f"attach '{settings.work_db_path}' as work (read_only)")
         db = con.execute("select current_database()").fetchone()[0]
-        previous = set(_tables(con, db, schemas))
+        previous = set(published_tables(con, schemas, db))
         wanted = published_tables(con, schemas)
         for schema, name in wanted:
             keys = sort_keys.get(name)
@@ -160,21 +163,6 @@ def publish(
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"select count(*) from {table}").fetchone()
     return int(row[0]) if row else 0
-
-
-def _tables(
-    con: duckdb.DuckDBPyConnection, catalog: str, schemas: list[str]
-) -> list[tuple[str, str]]:
-    placeholders = ", ".join("?" for _ in schemas)
-    return [
-        (schema, name)
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            f"where table_catalog = ? and table_schema in ({placeholders}) "
-            "and table_type = 'BASE TABLE' order by 1, 2",
-            [catalog, *schemas],
-        ).fetchall()
-    ]
 
 
 def _unpublished(
