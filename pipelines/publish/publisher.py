@@ -102,8 +102,8 @@ def publish(
     building = target.with_name(f".{target.name}.building")
     for leftover in (building, building.with_name(building.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    if target.exists() and patch_min_rows > 0 and not full_refresh:
-        shutil.copyfile(target, building)
+    if target.exists() and not full_refresh and _any_patchable(settings, schemas, sort_keys):
+        shutil.copyfile(target, building)  # else a fresh file: no free blocks carried over
 
     con = connect(settings, building)
     con.execute("set preserve_insertion_order = true")  # rows are stored in sorted order
@@ -116,14 +116,19 @@ def publish(
         for schema, name in wanted:
             keys = sort_keys.get(name)
             rows = _count(con, f'work.{schema}."{name}"')
+            columns = _columns(con, "work", schema, name)
             patchable = (
                 (schema, name) in previous
                 and keys
                 and rows >= patch_min_rows
-                and _columns(con, "work", schema, name) == _columns(con, db, schema, name)
+                and columns == _columns(con, db, schema, name)
             )
             # past a quarter of the rows, a copy writes less than a patch
-            changed = _patch(con, db, schema, name, keys, rows // 4) if patchable else None
+            changed = (
+                _patch(con, db, schema, name, keys, [c for c, _ in columns], rows // 4)
+                if patchable
+                else None
+            )
             if changed is None or _count(con, f'"{db}".{schema}."{name}"') != rows:
                 con.execute(f'create schema if not exists "{db}".{schema}')
                 order = ", ".join(f'"{k}"' for k in keys) if keys else "all"
@@ -158,6 +163,22 @@ def publish(
     os.replace(building, target)
     _fsync(target.parent)
     return tables
+
+
+def _any_patchable(settings: Settings, schemas: list[str], sort_keys: dict[str, list[str]]) -> bool:
+    """Whether the build has a keyed table big enough to patch (exports.patch_min_rows)."""
+    min_rows = int(settings.section("exports").get("patch_min_rows", 0) or 0)
+    if min_rows <= 0:
+        return False
+    con = connect(settings, read_only=True)
+    try:
+        catalog = con.execute("select current_database()").fetchone()[0]
+        return any(
+            name in sort_keys and _count(con, f'{schema}."{name}"') >= min_rows
+            for schema, name in published_tables(con, schemas, catalog)
+        )
+    finally:
+        con.close()
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -199,14 +220,14 @@ def _patch(
     schema: str,
     name: str,
     keys: list[str],
+    columns: list[str],
     limit: int,
 ) -> int | None:
     """Make ``db``'s copy of the table equal to the build's: delete and re-insert the rows
     whose key is new, gone, or whose content hash differs. Returns the number of such keys,
     or None (nothing changed in ``db``) when there are more than ``limit``.
     The key is unique and not null (dbt tests it); the caller still compares row counts."""
-    cols = [col for col, _ in _columns(con, "work", schema, name)]
-    row_hash = "hash(" + ", ".join(f'"{c}"' for c in cols) + ")"
+    row_hash = "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
     key_list = ", ".join(f'"{k}"' for k in keys)
     on = " and ".join(f'a."{k}" is not distinct from b."{k}"' for k in keys)
     pick = ", ".join(f'coalesce(a."{k}", b."{k}") as "{k}"' for k in keys)

@@ -154,3 +154,24 @@ def _columns(settings: Settings, table: str) -> list[tuple]:
         return con.execute(f"describe marts.{table}").fetchall()
     finally:
         con.close()
+
+
+def _free_blocks(settings: Settings) -> int:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return int(con.execute("pragma database_size").fetchone()[5])
+    finally:
+        con.close()
+
+
+def test_without_a_table_to_patch_the_file_is_written_fresh(tmp_path: Path) -> None:
+    home = make_home(
+        tmp_path / "small", {"exports": {**CONFIG["exports"], "patch_min_rows": 10**9}}
+    )
+    home.state_dir.mkdir(parents=True, exist_ok=True)
+    _work(home, *FIRST_NIGHT)
+    publish(home, "run-1", AS_OF)
+    _work(home, *SECOND_NIGHT)
+    assert not any(t.patched for t in publish(home, "run-2", AS_OF))
+    # a copy of the last file with every table replaced would carry its old blocks as free
+    assert _free_blocks(home) == 0
