@@ -49,6 +49,25 @@ def _fingerprints(home: Path) -> dict[str, tuple[int, str]]:
         con.close()
 
 
+def _staged_customers(home: Path) -> tuple[int, int, str]:
+    """Records delivered more than once, and the staged latest versions (not published)."""
+    con = duckdb.connect(str(home / "state" / "work.duckdb"), read_only=True)
+    try:
+        redelivered = con.execute(
+            "select count(*) from (select 1 from raw.customers"
+            " group by source_system, source_customer_id having count(*) > 1)"
+        ).fetchone()[0]
+        return (
+            redelivered,
+            *con.execute(
+                "select count(*), md5(coalesce(string_agg(r::varchar, '|' order by r::varchar),"
+                " '')) from (select t as r from staging.stg_landing__customers t)"
+            ).fetchone(),
+        )
+    finally:
+        con.close()
+
+
 def _rebuilt_lines(home: Path) -> tuple[int, int]:
     con = duckdb.connect(str(home / "state" / "work.duckdb"), read_only=True)
     try:
@@ -91,6 +110,10 @@ def test_incremental_nights_equal_full_rebuilds(tmp_path: Path) -> None:
 
     _full_rebuild_copy(home, tmp_path / "full_night", NIGHT)
     assert _fingerprints(tmp_path / "full_night") == night
+    # staging ranks the night's customer versions against the stored ones
+    staged = _staged_customers(home)
+    assert staged[0] > 0, "the night should deliver some known customer records again"
+    assert _staged_customers(tmp_path / "full_night") == staged
 
     # A rerun with an earlier as_of reproduces the past: the facts drop the later rows.
     crm("run", "--as-of", EARLIER.isoformat(), home=home)
