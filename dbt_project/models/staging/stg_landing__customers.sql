@@ -12,6 +12,13 @@
     on_schema_change='fail',
 ) }}
 
+{%- set record_columns = [
+    'source_system', 'source_customer_id', 'updated_at', 'first_name', 'last_name', 'email',
+    'phone', 'birth_date', 'gender', 'postal_code', 'city', 'district', 'region', 'country',
+    'signup_at', 'consent_email', 'consent_sms', 'consent_phone', 'consent_mail',
+    'referred_by_source_customer_id', 'loyalty_id',
+] %}
+
 with
 
 source as (
@@ -61,27 +68,9 @@ versions as (
     -- the stored winner of each record delivered again; its batch is older than every
     -- new one, so the row number (within a batch) never decides between the two
     select
-        stored.source_system,
-        stored.source_customer_id,
-        stored.updated_at,
-        stored.first_name,
-        stored.last_name,
-        stored.email,
-        stored.phone,
-        stored.birth_date,
-        stored.gender,
-        stored.postal_code,
-        stored.city,
-        stored.district,
-        stored.region,
-        stored.country,
-        stored.signup_at,
-        stored.consent_email,
-        stored.consent_sms,
-        stored.consent_phone,
-        stored.consent_mail,
-        stored.referred_by_source_customer_id,
-        stored.loyalty_id,
+        {%- for column in record_columns %}
+        stored.{{ column }},
+        {%- endfor %}
         stored.batch_id,
         0 as row_number
     from {{ this }} as stored
@@ -107,27 +96,9 @@ ranked as (
 )
 
 select
-    source_system,
-    source_customer_id,
-    updated_at,
-    first_name,
-    last_name,
-    email,
-    phone,
-    birth_date,
-    gender,
-    postal_code,
-    city,
-    district,
-    region,
-    country,
-    signup_at,
-    consent_email,
-    consent_sms,
-    consent_phone,
-    consent_mail,
-    referred_by_source_customer_id,
-    loyalty_id,
+    {%- for column in record_columns %}
+    {{ column }},
+    {%- endfor %}
     batch_id
 from ranked
 where version_rank = 1
