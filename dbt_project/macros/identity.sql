@@ -25,15 +25,29 @@
     )
 {%- endmacro %}
 
-{#- The record an attribute survives from: the preferred record (by survivorship_order,
-    column record_rank) among those holding the attribute (`has_value`), else the
-    preferred record overall. One window over the customer, so every attribute shares
-    the one sort of survivorship_order instead of a sort of its own. -#}
-{% macro survivorship_pick(has_value) -%}
-    coalesce(
-        min(case when {{ has_value }} then record_rank end) over (partition by customer_key),
-        1
-    )
+{#- An attribute's surviving value, as an aggregate over the customer's records (column
+    record_rank from survivorship_order): its value on the preferred record among those
+    holding the attribute (`has_value`), else on the preferred record overall. Several
+    columns with the same `has_value` come from the same record (name, address). -#}
+{% macro survivorship_value(has_value, value) -%}
+    {#- holders first: a customer never has a billion records -#}
+    {{ value_at_min(value, "case when " ~ has_value ~ " then 0 else 1000000000 end + record_rank") }}
+{%- endmacro %}
+
+{#- The value of `value` on the row with the smallest `order_by` (never null, unique in the
+    group), null when that row's value is null. An aggregate, so each attribute costs no
+    window of its own; engines name it differently, so it is dispatched. -#}
+{% macro value_at_min(value, order_by) -%}
+    {{ return(adapter.dispatch('value_at_min', 'crm_warehouse')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_min(value, order_by) -%}
+    min_by({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{#- DuckDB's arg_min / min_by skip rows whose value is null; arg_min_null does not. -#}
+{% macro duckdb__value_at_min(value, order_by) -%}
+    arg_min_null({{ value }}, {{ order_by }})
 {%- endmacro %}
 
 {#- Consent per channel: any opt-out wins; else any opt-in; else unknown (null). -#}
