@@ -164,6 +164,7 @@ def bench_size(
         "peak_rss_mb": round(full_rss, 1),
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
+        "ingest_parts": run.get("ingest_parts", []),
     }
     result["full_build"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] full build {full_s:.1f}s, peak {full_rss:,.0f} MB", flush=True)
@@ -187,6 +188,7 @@ def bench_size(
         "rows_loaded": run.get("rows_loaded"),
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
+        "ingest_parts": run.get("ingest_parts", []),
     }
     result["incremental_night"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] incremental night {inc_s:.1f}s, peak {inc_rss:,.0f} MB", flush=True)
@@ -243,11 +245,12 @@ def to_markdown(report: dict) -> str:
                 if n
                 else f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | | |"
             )
-        layers = {s["stage"]: s for s in r["incremental_night"]["dbt_layers"]}
-        for s in r["full_build"]["dbt_layers"]:
-            n = layers.get(s["stage"])
-            inc = f"{n['seconds']:.1f}" if n else ""
-            out.append(f"| {s['stage']} (sum of node times) | {s['seconds']:.1f} | | {inc} | |")
+        for key, note in (("ingest_parts", "sum over files"), ("dbt_layers", "sum of node times")):
+            parts = {s["stage"]: s for s in r["incremental_night"].get(key, [])}
+            for s in r["full_build"].get(key, []):
+                n = parts.get(s["stage"])
+                inc = f"{n['seconds']:.1f}" if n else ""
+                out.append(f"| {s['stage']} ({note}) | {s['seconds']:.1f} | | {inc} | |")
         out.append(
             f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
             f"{r['generate']['peak_rss_mb']:,.0f} | | |"

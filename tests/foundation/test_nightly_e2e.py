@@ -399,3 +399,7 @@ def test_run_summary_splits_the_dbt_step_by_layer(night: Path) -> None:
     assert all(seconds > 0 for seconds in layers.values())
     dbt_step = next(s["seconds"] for s in summary["stages"] if s["stage"] == "dbt_models")
     assert sum(layers.values()) < 2 * dbt_step  # two dbt threads at most
+    from pipelines.run_report import INGEST_PARTS
+
+    parts = [part["stage"] for part in summary["ingest_parts"]]
+    assert parts == list(INGEST_PARTS.values())  # the ingest step by part, validation included

@@ -1,4 +1,5 @@
-"""The RSS sampler behind the per-step peak memory of `crm run` and the benchmarks."""
+"""The figures behind `crm run`'s summary and the benchmarks: the RSS sampler (peak memory per
+step), the dbt step by layer and the ingest step by part."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import subprocess
 import sys
 import time
 
-from pipelines.run_report import RssSampler, dbt_layer_figures
+import dagster as dg
+
+from pipelines.run_report import RssSampler, dbt_layer_figures, ingest_figures
 
 _HOLD_300_MB = (
     "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(2.5)"
@@ -40,3 +43,38 @@ def test_dbt_layer_figures_sum_node_times_per_layer() -> None:
     seconds |= {"test.p.t1": 0.125, "test.p.t2": 0.375}
     figures = {f.stage: f.seconds for f in dbt_layer_figures(seconds, nodes)}
     assert figures == {"dbt staging": 1.5, "dbt marts": 2.75, "dbt tests": 0.5}
+
+
+def _batches(*seconds: dict[str, float]) -> dict[str, dg.MetadataValue]:
+    return {"batches": dg.MetadataValue.json([{"file_name": "f", "seconds": s} for s in seconds])}
+
+
+def test_ingest_figures_sum_each_part_over_the_files_of_every_entity() -> None:
+    """From the raw/<entity> materializations of a real (ephemeral) Dagster run; another
+    asset's metadata with the same shape is not ingest and does not count."""
+
+    @dg.asset(key=["raw", "transactions"])
+    def transactions() -> dg.MaterializeResult:
+        return dg.MaterializeResult(
+            metadata=_batches({"read": 1.0, "gx": 2.0, "commit": 0.5}, {"read": 0.5, "gx": 0.25})
+        )
+
+    @dg.asset(key=["raw", "customers"])
+    def customers() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=_batches({"row_checks": 0.75, "insert": 0.25}))
+
+    @dg.asset(key=["marts", "other"])
+    def other() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata=_batches({"read": 100.0}))
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([transactions, customers, other], instance=instance)
+        figures = {f.stage: f.seconds for f in ingest_figures(instance, result.run_id)}
+    assert figures == {
+        "ingest: read files": 1.5,
+        "ingest: validation, SQL row checks": 0.75,
+        "ingest: validation, great-expectations": 2.25,
+        "ingest: findings": 0.0,
+        "ingest: insert raw + quarantine": 0.25,
+        "ingest: commit": 0.5,
+    }
