@@ -892,6 +892,26 @@ def load_entities(
     finish (and commit) before the error is raised.
     """
     ensure_tables(con)
+    threshold = settings.section("ingest").get("checkpoint_threshold")
+    previous = con.execute("select current_setting('checkpoint_threshold')").fetchone()
+    if threshold:
+        con.execute(f"set checkpoint_threshold = {sql_str(str(threshold))}")
+    try:
+        yield from _load_entities(con, settings, entities, as_of, run_id, quality)
+    finally:
+        con.execute("checkpoint")  # the steps after, and dbt's own process, start clean
+        if threshold and previous:
+            con.execute(f"set checkpoint_threshold = {sql_str(str(previous[0]))}")
+
+
+def _load_entities(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    entities: list[str],
+    as_of: dt.date,
+    run_id: str,
+    quality: QualityConfig | None,
+) -> Iterator[tuple[str, list[BatchResult]]]:
     wanted = int(settings.section("ingest").get("parallel_entities", 1))
     workers = min(max(wanted, 1), len(entities))
     if workers <= 1:

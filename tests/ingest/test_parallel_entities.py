@@ -81,3 +81,27 @@ def test_entities_loaded_side_by_side_equal_one_after_another(tmp_path) -> None:
     assert total == distinct  # ledger entries commit one at a time: no id given twice
     for _, batch_ids in ids:
         assert batch_ids == sorted(batch_ids)  # within an entity, ids follow the file order
+
+
+def test_the_ingest_checkpoints_rarely_while_it_loads_and_once_at_the_end(tmp_path) -> None:
+    """crm.yml ingest.checkpoint_threshold holds while files load (files commit one by one,
+    and DuckDB's 16MB default checkpointed every few files); the end leaves no WAL behind
+    for the steps after it (dbt opens the database in its own process) and the default back."""
+    home = make_home(tmp_path / "home", {"ingest": {"checkpoint_threshold": "1GB"}})
+    generate(home, customers=40, seed=3)
+    con = connect(home)
+    try:
+        setting = "select current_setting('checkpoint_threshold')"
+        before = con.execute(setting).fetchone()[0]
+        during = {
+            con.execute(setting).fetchone()[0]
+            for _ in load_entities(con, home, list(ENTITIES), AS_OF, "r1")
+        }
+        after = con.execute(setting).fetchone()[0]
+        wal = home.work_db_path.with_name(home.work_db_path.name + ".wal")
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        loaded = con.execute("select count(*) from raw.transactions").fetchone()[0]
+    finally:
+        con.close()
+    assert during == {"953.6 MiB"} and before == after == "16.0 MiB"
+    assert loaded > 0 and wal_bytes == 0
