@@ -251,8 +251,9 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
     summary["peak_rss_mb"] = sampler.peak_mb(0, float("inf"))
     summary["seconds"] = round(time.monotonic() - started, 1)
     if not result.success:
+        # on one line: a failed check's name comes on the message's second line
         failed = [
-            f"{e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}"
+            f"{e.step_key}: " + " ".join(e.event_specific_data.error.message.split())
             for e in result.all_events
             if e.is_step_failure and e.event_specific_data and e.event_specific_data.error
         ]

@@ -100,6 +100,7 @@ def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure
 INGEST_PARTS = {
     "read": "ingest: read files",
     "row_checks": "ingest: validation, SQL row checks",
+    "handover": "ingest: hand-over of files read ahead",
     "gx": "ingest: validation, great-expectations",
     "findings": "ingest: findings",
     "insert": "ingest: insert raw + quarantine",

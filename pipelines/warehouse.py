@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -23,7 +24,21 @@ def connect(
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target), read_only=read_only)
-    options = dict(settings.duckdb_settings)
+    _configure(con, settings, {})
+    return con
+
+
+def scratch(settings: Settings, **overrides: Any) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB of its own, set up like the build database (time zone, temp
+    directory, limits; ``overrides`` win), for work that needs none of its tables and must
+    not wait for its connections, e.g. reading landing files on another thread."""
+    con = duckdb.connect(":memory:")
+    _configure(con, settings, overrides)
+    return con
+
+
+def _configure(con: duckdb.DuckDBPyConnection, settings: Settings, overrides: dict) -> None:
+    options = {**settings.duckdb_settings, **overrides}
     temp_dir = Path(options.pop("temp_directory"))
     temp_dir.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = '{temp_dir}'")
@@ -31,7 +46,6 @@ def connect(
         literal = f"'{value}'" if isinstance(value, str) else str(value).lower()
         con.execute(f"SET {name} = {literal}")
     con.execute(f"SET TimeZone = '{settings.business_time_zone}'")
-    return con
 
 
 def cursor(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:

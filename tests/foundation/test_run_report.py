@@ -56,7 +56,10 @@ def test_ingest_figures_sum_each_part_over_the_files_of_every_entity() -> None:
     @dg.asset(key=["raw", "transactions"])
     def transactions() -> dg.MaterializeResult:
         return dg.MaterializeResult(
-            metadata=_batches({"read": 1.0, "gx": 2.0, "commit": 0.5}, {"read": 0.5, "gx": 0.25})
+            metadata=_batches(
+                {"read": 1.0, "gx": 2.0, "commit": 0.5},
+                {"read": 0.5, "handover": 0.25, "gx": 0.25},
+            )
         )
 
     @dg.asset(key=["raw", "customers"])
@@ -73,6 +76,7 @@ def test_ingest_figures_sum_each_part_over_the_files_of_every_entity() -> None:
     assert figures == {
         "ingest: read files": 1.5,
         "ingest: validation, SQL row checks": 0.75,
+        "ingest: hand-over of files read ahead": 0.25,
         "ingest: validation, great-expectations": 2.25,
         "ingest: findings": 0.0,
         "ingest: insert raw + quarantine": 0.25,
