@@ -267,7 +267,7 @@ class _Prepared:
     rejected: RejectedFile | None = None
     landing_view: str = ""  # the SQL of its _landing view
     parked: tuple[str, ...] = PARKED_TABLES  # its tables renamed _f<slot>_*
-    registered: str = ""  # its Arrow table of original text, when read ahead
+    registered: tuple[str, ...] = ()  # its Arrow tables (text, checked rows), read ahead
     report: GxReport | None = None
 
     @property
@@ -464,17 +464,21 @@ def _adopt(
     if item.rejected is not None:
         return prepared
     started = time.monotonic()
-    for table in ("_malformed", "_checked"):
-        view = f"_f{slot}{table}_arrow"
-        con.register(view, item.tables[table])
-        try:
-            con.execute(f"create temp table _f{slot}{table} as select * from {view}")
-        finally:
-            con.unregister(view)
-    prepared.registered = f"_f{slot}_landing_arrow"
-    con.register(prepared.registered, item.tables["_landing_read"])
-    prepared.parked = ("_malformed", "_checked")
-    prepared.landing_view = f"create temp view _landing as select * from {prepared.registered}"
+    view = f"_f{slot}_malformed_arrow"
+    con.register(view, item.tables["_malformed"])
+    try:
+        con.execute(f"create temp table _f{slot}_malformed as select * from {view}")
+    finally:
+        con.unregister(view)
+    prepared.registered = (f"_f{slot}_landing_arrow", f"_f{slot}_checked_arrow")
+    con.register(prepared.registered[0], item.tables["_landing_read"])
+    con.register(prepared.registered[1], item.tables["_checked"])
+    con.execute(f"create temp view _f{slot}_checked as select * from {prepared.registered[1]}")
+    prepared.parked = ("_malformed",)
+    prepared.landing_view = (
+        f"create temp view _landing as select * from {prepared.registered[0]}; "
+        f"create temp view _checked as select * from {prepared.registered[1]}"
+    )
     result.seconds["handover"] = round(
         result.seconds.get("handover", 0.0) + time.monotonic() - started, 3
     )
@@ -496,7 +500,7 @@ def _park(con: duckdb.DuckDBPyConnection, slot: int) -> str:
 
 def _unpark(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
     """Give a parked file's tables their working names back (``_checked``, ``_landing``...)."""
-    con.execute("drop view if exists _landing")
+    _drop_working(con)
     for table in PARKED_TABLES:
         con.execute(f"drop table if exists {table}")
     for table in prepared.parked:
@@ -506,17 +510,40 @@ def _unpark(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
 
 def _drop_parked(con: duckdb.DuckDBPyConnection, files: list[_Prepared]) -> None:
     for prepared in files:
+        _release(con, prepared)
         for table in PARKED_TABLES:
             con.execute(f"drop table if exists _f{prepared.slot}{table}")
-        _release(con, prepared)
+
+
+def _materialise_checked(con: duckdb.DuckDBPyConnection) -> None:
+    """``_checked`` as a table that can be updated: a file read ahead has it as a view of
+    its Arrow table until GX flags one of its rows (rare)."""
+    view = con.execute(
+        "select count(*) from duckdb_views() where temporary and view_name = '_checked'"
+    ).fetchone()
+    if view and view[0]:
+        con.execute("create temp table _checked_rows as select * from _checked")
+        con.execute("drop view _checked")
+        con.execute("alter table _checked_rows rename to _checked")
+
+
+def _drop_working(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the working views (``_landing``, and ``_checked`` of a file read ahead)."""
+    for name, kind in con.execute(
+        "select view_name, 'view' from duckdb_views() where temporary "
+        "and view_name in ('_landing', '_checked')"
+    ).fetchall():
+        con.execute(f"drop {kind} {name}")
 
 
 def _release(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
-    """Unregister a finished file's Arrow table of original text (read ahead)."""
+    """Unregister a finished file's Arrow tables (read ahead)."""
     if prepared.registered:
-        con.execute("drop view if exists _landing")
-        con.unregister(prepared.registered)
-        prepared.registered = ""
+        _drop_working(con)
+        con.execute(f"drop view if exists _f{prepared.slot}_checked")
+        for name in prepared.registered:
+            con.unregister(name)
+        prepared.registered = ()
 
 
 def _validate_group(
@@ -962,6 +989,7 @@ def _apply_gx(
             )
         )
     if flagged:
+        _materialise_checked(con)
         con.execute("drop table if exists _gx_rows")
         con.execute("create temp table _gx_rows (_row_number bigint, problem varchar)")
         con.executemany("insert into _gx_rows values (?, ?)", flagged)
