@@ -34,7 +34,7 @@ entries and batch ids stay per file and in file order.
 Steps 1–2 need nothing of the build database, so (``ingest.read_ahead``) a thread of the
 entity reads and row-checks the next files on an in-memory DuckDB of its own while the
 loading thread finishes the ones before; each file's tables are handed over as Arrow
-tables and parked like a file read in place. Which files load, and in which order, is
+tables, read in place through temp views. Which files load, and in which order, is
 still decided by the loading thread.
 """
 
@@ -360,8 +360,7 @@ class _ReadAheadThread:
     planned per file), and the largest entity outlasts the others (10M lines: 268 s of
     transactions against 136 s for the rest), leaving a core idle. (A connection to the
     build database cannot see another one's temp tables, and copying a file's tables
-    between connections costs as much as reading it: hence Arrow, and the original text
-    is only scanned where a row is quarantined.)"""
+    between connections costs as much as reading it: hence Arrow, read in place.)"""
 
     def __init__(
         self,
@@ -454,9 +453,10 @@ def _adopt(
     slot: int,
     item: _ReadAhead,
 ) -> _Prepared:
-    """What :func:`_prepare` leaves for a file, from its read-ahead. The checked rows become
-    temp tables (GX may flag more of them); the original text stays an Arrow table,
-    registered on ``con`` until the file is finished, and is read through ``_landing``."""
+    """What :func:`_prepare` leaves for a file, from its read-ahead. The original text and
+    the checked rows stay Arrow tables, registered on ``con`` until the file is finished
+    and read through the views ``_landing`` and ``_checked`` (see
+    :func:`_materialise_checked`); the malformed lines become a temp table."""
     name = _relative_name(settings, item.path)
     result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
     result.seconds.update(item.seconds)
