@@ -309,16 +309,24 @@ def _prepare(
     slot: int,
 ) -> _Prepared:
     """Steps 1-2: read and row-check the file; park its tables under ``slot``."""
-    name = _relative_name(settings, path)
-    result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
-    prepared = _Prepared(path, result, gx, slot)
+    prepared = _new_prepared(settings, entity, path, file_hash, gx, slot)
     try:
-        prepared.read = _read_and_check(con, CONTRACTS[entity], path, rules, result.seconds)
+        prepared.read = _read_and_check(
+            con, CONTRACTS[entity], path, rules, prepared.result.seconds
+        )
     except RejectedFile as exc:
         prepared.rejected = exc  # rejected at its turn, in file order
         return prepared
     prepared.landing_view = _park(con, slot)
     return prepared
+
+
+def _new_prepared(
+    settings: Settings, entity: str, path: Path, file_hash: str, gx: bool, slot: int
+) -> _Prepared:
+    name = _relative_name(settings, path)
+    result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
+    return _Prepared(path, result, gx, slot)
 
 
 def _read_and_check(
@@ -457,10 +465,10 @@ def _adopt(
     the checked rows stay Arrow tables, registered on ``con`` until the file is finished
     and read through the views ``_landing`` and ``_checked`` (see
     :func:`_materialise_checked`); the malformed lines become a temp table."""
-    name = _relative_name(settings, item.path)
-    result = BatchResult(entity=entity, file_name=name, file_hash=file_hash, status="loaded")
+    prepared = _new_prepared(settings, entity, item.path, file_hash, gx, slot)
+    prepared.read, prepared.rejected = item.read, item.rejected
+    result = prepared.result
     result.seconds.update(item.seconds)
-    prepared = _Prepared(item.path, result, gx, slot, read=item.read, rejected=item.rejected)
     if item.rejected is not None:
         return prepared
     started = time.monotonic()
@@ -518,22 +526,29 @@ def _drop_parked(con: duckdb.DuckDBPyConnection, files: list[_Prepared]) -> None
 def _materialise_checked(con: duckdb.DuckDBPyConnection) -> None:
     """``_checked`` as a table that can be updated: a file read ahead has it as a view of
     its Arrow table until GX flags one of its rows (rare)."""
-    view = con.execute(
-        "select count(*) from duckdb_views() where temporary and view_name = '_checked'"
-    ).fetchone()
-    if view and view[0]:
+    if _temp_views(con, ("_checked",)):
         con.execute("create temp table _checked_rows as select * from _checked")
         con.execute("drop view _checked")
         con.execute("alter table _checked_rows rename to _checked")
 
 
+def _temp_views(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` are temp views on ``con``."""
+    placeholders = ", ".join("?" for _ in names)
+    return [
+        str(name)
+        for (name,) in con.execute(
+            "select view_name from duckdb_views() where temporary "
+            f"and view_name in ({placeholders})",
+            list(names),
+        ).fetchall()
+    ]
+
+
 def _drop_working(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the working views (``_landing``, and ``_checked`` of a file read ahead)."""
-    for name, kind in con.execute(
-        "select view_name, 'view' from duckdb_views() where temporary "
-        "and view_name in ('_landing', '_checked')"
-    ).fetchall():
-        con.execute(f"drop {kind} {name}")
+    for name in _temp_views(con, ("_landing", "_checked")):
+        con.execute(f"drop view {name}")
 
 
 def _release(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> None:
@@ -1040,13 +1055,10 @@ def load_entity(
     quality = quality or QualityConfig.from_settings(settings)
     contract = CONTRACTS[entity]
     pending = [(path, file_sha256(path)) for path in pending_files(settings, entity)]
-    handled = set(
-        con.execute(
-            "select file_name, file_hash from raw._batches where entity = ? "
-            "and status in ('loaded', 'duplicate')",
-            [entity],
-        ).fetchall()
-    )
+    ledger = con.execute(
+        "select file_name, file_hash, status from raw._batches where entity = ?", [entity]
+    ).fetchall()
+    handled = {(name, h) for name, h, status in ledger if status in ("loaded", "duplicate")}
     new = [path for path, h in pending if (_relative_name(settings, path), h) not in handled]
     gx_paths = {new[i] for i in gx_file_sample(len(new), quality.gx.max_files_per_run)}
     budget = max(quality.gx.chunk_rows, 1)
@@ -1054,7 +1066,8 @@ def load_entity(
     slots = itertools.count()
     runs = itertools.count(1)
     results: list[BatchResult] = []
-    ahead = _start_read_ahead(con, settings, contract, rules, pending, new)
+    known = {h for _, h, _ in ledger}
+    ahead = _start_read_ahead(settings, contract, rules, dict(pending), new, known)
     try:
         for path, file_hash in pending:
             if file_hash in group.hashes:
@@ -1086,32 +1099,28 @@ def load_entity(
 
 
 def _start_read_ahead(
-    con: duckdb.DuckDBPyConnection,
     settings: Settings,
     contract: EntityContract,
     rules: IngestRules,
-    pending: list[tuple[Path, str]],
+    hashes: dict[Path, str],
     new: list[Path],
+    known: set[str],
 ) -> _ReadAheadThread | None:
-    """A read-ahead thread for the files that will likely load: new content, first of its
-    hash tonight (``_triage`` decides; a file it skips is dropped, one it loads that was not
-    read ahead is read by the loading thread). None when ``ingest.read_ahead.files`` is 0
-    or fewer than two files would load."""
+    """A read-ahead thread for the files that will likely load: content not in the ledger
+    (``known``), first of its hash tonight (``_triage`` decides; a file it skips is dropped,
+    one it loads that was not read ahead is read by the loading thread). None when
+    ``ingest.read_ahead.files`` is 0 or fewer than two files would load."""
     cfg = settings.section("ingest").get("read_ahead") or {}
     files = int(cfg.get("files", 0) or 0)
-    known = {
-        h
-        for (h,) in con.execute(
-            "select distinct file_hash from raw._batches where entity = ?", [contract.entity]
-        ).fetchall()
-    }
-    hashes = dict(pending)
+    if files <= 0:
+        return None
+    seen = set(known)
     likely: list[Path] = []
     for path in new:
-        if hashes[path] not in known:
-            known.add(hashes[path])
+        if hashes[path] not in seen:
+            seen.add(hashes[path])
             likely.append(path)
-    if files <= 0 or len(likely) < 2:
+    if len(likely) < 2:
         return None
     options = {k: v for k, v in cfg.items() if k in ("memory_limit", "threads")}
     return _ReadAheadThread(settings, contract, rules, likely, files, options)
