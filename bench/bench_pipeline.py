@@ -165,6 +165,7 @@ def bench_size(
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
         "ingest_parts": run.get("ingest_parts", []),
+        "publish_parts": run.get("publish_parts", []),
     }
     result["full_build"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] full build {full_s:.1f}s, peak {full_rss:,.0f} MB", flush=True)
@@ -189,6 +190,7 @@ def bench_size(
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
         "ingest_parts": run.get("ingest_parts", []),
+        "publish_parts": run.get("publish_parts", []),
     }
     result["incremental_night"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(f"[bench] incremental night {inc_s:.1f}s, peak {inc_rss:,.0f} MB", flush=True)
@@ -245,7 +247,11 @@ def to_markdown(report: dict) -> str:
                 if n
                 else f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | | |"
             )
-        for key, note in (("ingest_parts", "sum over files"), ("dbt_layers", "sum of node times")):
+        for key, note in (
+            ("ingest_parts", "sum over files"),
+            ("dbt_layers", "sum of node times"),
+            ("publish_parts", "wall time"),
+        ):
             parts = {s["stage"]: s for s in r["incremental_night"].get(key, [])}
             for s in r["full_build"].get(key, []):
                 n = parts.get(s["stage"])

@@ -225,7 +225,13 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
         report("run", "dbt manifest prepared (once per project version)")
 
     from pipelines.definitions import defs
-    from pipelines.run_report import RssSampler, as_dicts, ingest_figures, step_figures
+    from pipelines.run_report import (
+        RssSampler,
+        as_dicts,
+        ingest_figures,
+        publish_figures,
+        step_figures,
+    )
 
     job = defs.resolve_job_def("nightly")
     instance = _instance(settings)
@@ -243,6 +249,7 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
     summary = _run_summary(settings, result.run_id, as_of, result.success)
     summary["stages"] = as_dicts(step_figures(instance, result.run_id, sampler))
     summary["ingest_parts"] = as_dicts(ingest_figures(instance, result.run_id))
+    summary["publish_parts"] = as_dicts(publish_figures(instance, result.run_id))
     summary["dbt_layers"] = [
         layer
         for path in sorted(settings.dbt_target_dir.glob("*/layer_seconds.json"))

@@ -128,6 +128,30 @@ def ingest_figures(instance, run_id: str) -> list[StageFigure]:
     return [StageFigure(INGEST_PARTS[part], round(totals[part], 2)) for part in INGEST_PARTS]
 
 
+PUBLISH_PARTS = {
+    "patch": "publish: diff and patch keyed tables",
+    "copy": "publish: copy tables",
+    "file": "publish: the rest (previous file copy, checkpoint, swap)",
+    "exports": "publish: Parquet exports",
+}
+
+
+def publish_figures(instance, run_id: str) -> list[StageFigure]:
+    """The publish step split by part, from the ``parts`` metadata of the run's
+    warehouse/published materialization (none when the run did not publish)."""
+    from dagster import DagsterEventType
+
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.dagster_event.event_specific_data.materialization
+        parts = materialization.metadata.get("parts")
+        if materialization.asset_key.path == ["warehouse", "published"] and parts is not None:
+            return [
+                StageFigure(label, round(float(parts.value.get(part, 0.0)), 2))
+                for part, label in PUBLISH_PARTS.items()
+            ]
+    return []
+
+
 def dbt_layer_figures(
     seconds_by_node: dict[str, float], nodes: dict[str, dict]
 ) -> list[StageFigure]:

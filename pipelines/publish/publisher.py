@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ class PublishedTable:
     rows: int
     patched: bool = False  # patched in the previous publication's copy, not copied again
     changed_keys: int | None = None  # keys deleted and/or inserted by the patch
+    seconds: float = 0.0  # diffing and patching it, or copying it
 
 
 def _fsync(path: Path) -> None:
@@ -114,6 +116,7 @@ def publish(
         previous = set(published_tables(con, schemas, db))
         wanted = published_tables(con, schemas)
         for schema, name in wanted:
+            started = time.monotonic()
             keys = sort_keys.get(name)
             rows = _count(con, f'work.{schema}."{name}"')
             columns = _columns(con, "work", schema, name)
@@ -137,7 +140,8 @@ def publish(
                     f'select * from work.{schema}."{name}" order by {order}'
                 )
                 changed = None
-            tables.append(PublishedTable(schema, name, rows, changed is not None, changed))
+            seconds = round(time.monotonic() - started, 3)
+            tables.append(PublishedTable(schema, name, rows, changed is not None, changed, seconds))
         for schema, name in sorted(previous - set(wanted)):
             con.execute(f'drop table "{db}".{schema}."{name}"')
         for schema, name, kind in _unpublished(con, db, [*schemas, "meta"]):

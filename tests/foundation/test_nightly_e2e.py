@@ -403,3 +403,15 @@ def test_run_summary_splits_the_dbt_step_by_layer(night: Path) -> None:
 
     parts = [part["stage"] for part in summary["ingest_parts"]]
     assert parts == list(INGEST_PARTS.values())  # the ingest step by part, validation included
+
+
+def test_run_summary_splits_the_publish_step(night: Path) -> None:
+    """Patch, copy, the rest of publish and the exports: each measured, within the step."""
+    from pipelines.run_report import PUBLISH_PARTS
+
+    summary = json.loads((night / "state" / "last_run_summary.json").read_text())
+    parts = {part["stage"]: part["seconds"] for part in summary["publish_parts"]}
+    assert list(parts) == list(PUBLISH_PARTS.values())
+    step = next(s["seconds"] for s in summary["stages"] if s["stage"] == "warehouse__published")
+    assert parts[PUBLISH_PARTS["copy"]] > 0 and parts[PUBLISH_PARTS["exports"]] > 0
+    assert sum(parts.values()) <= step

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.publish.assets import publish_parts
 from pipelines.publish.publisher import PublishedTable, export_parquet, publish
 from pipelines.settings import Settings
 from tests.quality.helpers import make_home
@@ -175,3 +176,23 @@ def test_without_a_table_to_patch_the_file_is_written_fresh(tmp_path: Path) -> N
     assert not any(t.patched for t in publish(home, "run-2", AS_OF))
     # a copy of the last file with every table replaced would carry its old blocks as free
     assert _free_blocks(home) == 0
+
+
+def test_publish_parts_add_up_to_the_measured_publish(tmp_path: Path) -> None:
+    """Each table's seconds are measured around its own patch or copy; the rest of publish
+    (file copy, checkpoint, swap) is what the tables do not account for."""
+    import time
+
+    home = _home(tmp_path, "home")
+    _work(home, *FIRST_NIGHT)
+    publish(home, "run-1", AS_OF)
+    _work(home, *SECOND_NIGHT)
+    started = time.monotonic()
+    tables = publish(home, "run-2", AS_OF)
+    wall = time.monotonic() - started
+    assert all(t.seconds > 0 for t in tables)
+    parts = publish_parts(tables, wall, 0.75)
+    assert parts["patch"] == round(sum(t.seconds for t in tables if t.patched), 2) > 0
+    assert parts["copy"] == round(sum(t.seconds for t in tables if not t.patched), 2) > 0
+    assert parts["file"] > 0 and parts["exports"] == 0.75
+    assert abs(parts["patch"] + parts["copy"] + parts["file"] - wall) < 0.02

@@ -9,7 +9,13 @@ import time
 
 import dagster as dg
 
-from pipelines.run_report import RssSampler, dbt_layer_figures, ingest_figures
+from pipelines.run_report import (
+    PUBLISH_PARTS,
+    RssSampler,
+    dbt_layer_figures,
+    ingest_figures,
+    publish_figures,
+)
 
 _HOLD_300_MB = (
     "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(2.5)"
@@ -82,3 +88,22 @@ def test_ingest_figures_sum_each_part_over_the_files_of_every_entity() -> None:
         "ingest: insert raw + quarantine": 0.25,
         "ingest: commit": 0.5,
     }
+
+
+def test_publish_figures_come_from_the_published_warehouse_materialization() -> None:
+    parts = {"patch": 1.25, "copy": 2.5, "file": 0.5, "exports": 4.0}
+
+    @dg.asset(key=["warehouse", "published"])
+    def published() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"parts": dg.MetadataValue.json(parts)})
+
+    @dg.asset(key=["marts", "other"])
+    def other() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"parts": dg.MetadataValue.json({"copy": 99.0})})
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([published, other], instance=instance)
+        figures = {f.stage: f.seconds for f in publish_figures(instance, result.run_id)}
+        without = dg.materialize([other], instance=instance)
+        assert publish_figures(instance, without.run_id) == []
+    assert figures == {PUBLISH_PARTS[part]: seconds for part, seconds in parts.items()}
