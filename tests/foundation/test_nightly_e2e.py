@@ -414,4 +414,4 @@ def test_run_summary_splits_the_publish_step(night: Path) -> None:
     assert list(parts) == list(PUBLISH_PARTS.values())
     step = next(s["seconds"] for s in summary["stages"] if s["stage"] == "warehouse__published")
     assert parts[PUBLISH_PARTS["copy"]] > 0 and parts[PUBLISH_PARTS["exports"]] > 0
-    assert sum(parts.values()) <= step
+    assert sum(parts.values()) <= step + 0.1  # parts and step are rounded separately
