@@ -43,6 +43,8 @@ class PublishedTable:
     patched: bool = False  # patched in the previous publication's copy, not copied again
     changed_keys: int | None = None  # keys deleted and/or inserted by the patch
     seconds: float = 0.0  # diffing and patching it, or copying it
+    # patched with no changed key: the run_id of the publication it is unchanged since
+    unchanged_since: str | None = None
 
 
 def _fsync(path: Path) -> None:
@@ -114,6 +116,7 @@ def publish(
         con.execute(f"attach '{settings.work_db_path}' as work (read_only)")
         db = con.execute("select current_database()").fetchone()[0]
         previous = set(published_tables(con, schemas, db))
+        previous_run = _publication_run_id(con, db)
         wanted = published_tables(con, schemas)
         for schema, name in wanted:
             started = time.monotonic()
@@ -141,7 +144,12 @@ def publish(
                 )
                 changed = None
             seconds = round(time.monotonic() - started, 3)
-            tables.append(PublishedTable(schema, name, rows, changed is not None, changed, seconds))
+            unchanged_since = previous_run if changed == 0 else None
+            tables.append(
+                PublishedTable(
+                    schema, name, rows, changed is not None, changed, seconds, unchanged_since
+                )
+            )
         for schema, name in sorted(previous - set(wanted)):
             con.execute(f'drop table "{db}".{schema}."{name}"')
         for schema, name, kind in _unpublished(con, db, [*schemas, "meta"]):
@@ -183,6 +191,19 @@ def _any_patchable(settings: Settings, schemas: list[str], sort_keys: dict[str, 
         )
     finally:
         con.close()
+
+
+def _publication_run_id(con: duckdb.DuckDBPyConnection, db: str) -> str | None:
+    """The run_id of the publication ``db`` is a copy of (None for a fresh file)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? "
+        "and table_schema = 'meta' and table_name = 'publication'",
+        [db],
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = con.execute(f'select run_id from "{db}".meta.publication').fetchone()
+    return str(row[0]) if row else None
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -260,27 +281,47 @@ def _patch(
 
 
 def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
-    """Write every published table to exports/<schema>/<table>.parquet, swapped in atomically."""
+    """Write every published table to exports/<schema>/<table>.parquet, swapped in atomically.
+
+    ``exports/_manifest.json`` names the publication the files were written from. A table
+    the patch left untouched (``unchanged_since``) keeps its stored rows and order, so its
+    export would be the same bytes: when the current exports come from that publication,
+    the file is hard-linked instead of written again (rfm_segment_history between
+    month-ends), and keeps its modification time for tools that sync changed files."""
     exports = settings.exports_dir
     exports.parent.mkdir(parents=True, exist_ok=True)
     staging = exports.with_name(".exports.building")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    exported_from = _manifest(exports).get("run_id")
     con = connect(settings, settings.warehouse_path, read_only=True)
     con.execute("set preserve_insertion_order = true")
+    files: dict[str, dict] = {}
     try:
+        run_id = con.execute("select run_id from meta.publication").fetchone()[0]
         for t in tables:
             folder = staging / t.schema
             folder.mkdir(exist_ok=True)
             out = folder / f"{t.name}.parquet"
-            # In the order publish() stored the rows, which depends only on the inputs
-            # (module docstring), so the files are reproducible without sorting again.
-            con.execute(
-                f"copy (select * from {t.schema}.\"{t.name}\") to '{out}' "
-                "(format parquet, compression zstd)"
+            before = exports / t.schema / out.name
+            reused = (
+                t.unchanged_since is not None
+                and t.unchanged_since == exported_from
+                and before.is_file()
+                and _link(before, out)
             )
+            if not reused:
+                # In the order publish() stored the rows, which depends only on the inputs
+                # (module docstring), so the files are reproducible without sorting again.
+                con.execute(
+                    f"copy (select * from {t.schema}.\"{t.name}\") to '{out}' "
+                    "(format parquet, compression zstd)"
+                )
+            files[f"{t.schema}.{t.name}"] = {"rows": t.rows, "reused": reused}
     finally:
         con.close()
+    manifest = {"run_id": run_id, "tables": files}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     previous = exports.with_name(".exports.previous")
     if exports.exists():
         shutil.rmtree(previous, ignore_errors=True)
@@ -289,3 +330,23 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     os.replace(staging, exports)
     shutil.rmtree(previous, ignore_errors=True)
     return exports
+
+
+MANIFEST = "_manifest.json"
+
+
+def _manifest(exports: Path) -> dict:
+    """The manifest of the current exports; empty when missing or unreadable (then every
+    file is written again)."""
+    try:
+        return json.loads((exports / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _link(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system: write the file instead
+        return False
+    return True

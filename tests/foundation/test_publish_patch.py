@@ -4,6 +4,7 @@ copy of the build database, and the exports stay reproducible."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -128,7 +129,7 @@ def test_exports_are_reproducible_night_after_night(tmp_path: Path) -> None:
         assert _by_name(tables)["marts.facts"].patched
         exports = export_parquet(home, tables)
         exported.append({p.name: p.read_bytes() for p in sorted(exports.rglob("*.parquet"))})
-        # a night without changes patches nothing and writes the same bytes again
+        # a night without changes patches nothing and keeps the same bytes
         again = publish(home, "run-3", AS_OF)
         assert _by_name(again)["marts.facts"].changed_keys == 0
         exports = export_parquet(home, again)
@@ -136,6 +137,63 @@ def test_exports_are_reproducible_night_after_night(tmp_path: Path) -> None:
             exported[-1]
         )
     assert exported[0] == exported[1] and "facts.parquet" in exported[0]
+
+
+def _inode(exports: Path, table: str) -> int:
+    return (exports / "marts" / f"{table}.parquet").stat().st_ino
+
+
+def test_an_unchanged_patched_table_keeps_its_export_file(tmp_path: Path) -> None:
+    home = _home(tmp_path, "home")
+    _work(home, *FIRST_NIGHT)
+    export_parquet(home, publish(home, "run-1", AS_OF))
+    _work(home, *SECOND_NIGHT)
+    exports = export_parquet(home, publish(home, "run-2", AS_OF))
+    facts, wide = _inode(exports, "facts"), _inode(exports, "wide")
+    data = (exports / "marts" / "facts.parquet").read_bytes()
+
+    _work(home, "update marts.wide set v = v + 1")  # facts unchanged, wide copied again
+    tables = _by_name(publish(home, "run-3", AS_OF))
+    assert tables["marts.facts"].unchanged_since == "run-2"
+    assert tables["marts.wide"].unchanged_since is None
+    exports = export_parquet(home, list(tables.values()))
+    assert _inode(exports, "facts") == facts  # the same file, linked
+    assert _inode(exports, "wide") != wide
+    manifest = json.loads((exports / "_manifest.json").read_text())
+    assert manifest["run_id"] == "run-3"
+    assert manifest["tables"]["marts.facts"] == {"rows": 998, "reused": True}
+    assert manifest["tables"]["marts.wide"]["reused"] is False
+    # what a fresh write gives: the same bytes
+    assert (exports / "marts" / "facts.parquet").read_bytes() == data
+    con = duckdb.connect()
+    try:
+        written = tmp_path / "facts.parquet"
+        con.execute(f"attach '{home.warehouse_path}' as w (read_only)")
+        con.execute("set preserve_insertion_order = true")
+        con.execute(
+            f"copy (select * from w.marts.facts) to '{written}' (format parquet, compression zstd)"
+        )
+        assert written.read_bytes() == data
+    finally:
+        con.close()
+
+
+def test_exports_of_another_publication_are_written_again(tmp_path: Path) -> None:
+    """Exports that did not come from the publication the patch started from (a run that
+    failed between publishing and exporting) are no template: every file is written."""
+    home = _home(tmp_path, "home")
+    _work(home, *FIRST_NIGHT)
+    exports = export_parquet(home, publish(home, "run-1", AS_OF))
+    facts = _inode(exports, "facts")
+    publish(home, "run-2", AS_OF)  # its exports were never written
+    tables = publish(home, "run-3", AS_OF)
+    assert _by_name(tables)["marts.facts"].unchanged_since == "run-2"
+    exports = export_parquet(home, tables)
+    assert _inode(exports, "facts") != facts
+    assert json.loads((exports / "_manifest.json").read_text())["tables"]["marts.facts"] == {
+        "rows": 1000,
+        "reused": False,
+    }
 
 
 @pytest.mark.parametrize("change", ["alter table marts.facts add column extra integer"])
