@@ -22,12 +22,14 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -36,8 +38,24 @@ AS_OF = dt.date(2026, 6, 30)
 LINES_PER_CUSTOMER = 10
 
 
-def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MB of the process tree)."""
+class Measured(NamedTuple):
+    seconds: float  # wall
+    peak_rss_mb: float  # of the process tree
+    cpu_seconds: float  # user + system of the process tree (children reaped by it included)
+    cpu_system_seconds: float
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "seconds": round(self.seconds, 2),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
+            "cpu_system_seconds": round(self.cpu_system_seconds, 1),
+        }
+
+
+def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> Measured:
+    """Run a command; return its wall time, peak RSS and CPU time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -63,10 +81,12 @@ def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> tupl
         time.sleep(0.1)
     reader.join(timeout=10)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.stderr.write("".join(output[-80:]))
         raise SystemExit(f"{' '.join(cmd[:4])} failed with exit {proc.returncode}")
-    return seconds, peak / 2**20
+    system = after.ru_stime - before.ru_stime
+    return Measured(seconds, peak / 2**20, after.ru_utime - before.ru_utime + system, system)
 
 
 def _crm(*args: str) -> list[str]:
@@ -122,10 +142,9 @@ def run_baseline(
     script.write_text(sql, encoding="utf-8")
     db = home / "baseline.duckdb"
     db.unlink(missing_ok=True)
-    seconds, peak = _run_measured(
+    return _run_measured(
         [sys.executable, "-c", BASELINE_RUNNER, str(db), str(script), memory, str(threads)], env
-    )
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1)}
+    ).figures()
 
 
 def bench_size(
@@ -136,7 +155,7 @@ def bench_size(
     env = {**os.environ, "CRM_HOME": str(home), "CRM_PII_SALT": "bench-salt"}
     result: dict = {"lines_target": lines, "customers": customers, "as_of": AS_OF.isoformat()}
 
-    gen_s, gen_rss = _run_measured(
+    gen = _run_measured(
         _crm(
             "generate",
             "--home",
@@ -152,23 +171,24 @@ def bench_size(
     )
     summary = json.loads((home / "truth" / "summary.json").read_text())
     result["lines"] = summary["counts"]["transactions"]["rows"]
-    result["generate"] = {"seconds": round(gen_s, 2), "peak_rss_mb": round(gen_rss, 1)}
-    print(f"[bench] {result['lines']:,} lines generated in {gen_s:.1f}s", flush=True)
+    result["generate"] = gen.figures()
+    print(f"[bench] {result['lines']:,} lines generated in {gen.seconds:.1f}s", flush=True)
 
-    full_s, full_rss = _run_measured(
-        _crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env
-    )
+    full = _run_measured(_crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env)
     run = json.loads((home / "state" / "last_run_summary.json").read_text())
     result["full_build"] = {
-        "seconds": round(full_s, 2),
-        "peak_rss_mb": round(full_rss, 1),
+        **full.figures(),
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
         "ingest_parts": run.get("ingest_parts", []),
         "publish_parts": run.get("publish_parts", []),
     }
     result["full_build"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"[bench] full build {full_s:.1f}s, peak {full_rss:,.0f} MB", flush=True)
+    print(
+        f"[bench] full build {full.seconds:.1f}s, peak {full.peak_rss_mb:,.0f} MB, "
+        f"CPU {full.cpu_seconds:.0f}s",
+        flush=True,
+    )
     progress(result)
 
     night = AS_OF + dt.timedelta(days=1)
@@ -179,13 +199,10 @@ def bench_size(
         f"day=dt.date.fromisoformat('{night.isoformat()}'), new_line_fraction=0.01)"
     )
     _run_measured([sys.executable, "-c", code, str(home)], env)
-    inc_s, inc_rss = _run_measured(
-        _crm("run", "--home", str(home), "--as-of", night.isoformat()), env
-    )
+    inc = _run_measured(_crm("run", "--home", str(home), "--as-of", night.isoformat()), env)
     run = json.loads((home / "state" / "last_run_summary.json").read_text())
     result["incremental_night"] = {
-        "seconds": round(inc_s, 2),
-        "peak_rss_mb": round(inc_rss, 1),
+        **inc.figures(),
         "rows_loaded": run.get("rows_loaded"),
         "stages": run.get("stages", []),
         "dbt_layers": run.get("dbt_layers", []),
@@ -193,7 +210,11 @@ def bench_size(
         "publish_parts": run.get("publish_parts", []),
     }
     result["incremental_night"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print(f"[bench] incremental night {inc_s:.1f}s, peak {inc_rss:,.0f} MB", flush=True)
+    print(
+        f"[bench] incremental night {inc.seconds:.1f}s, peak {inc.peak_rss_mb:,.0f} MB, "
+        f"CPU {inc.cpu_seconds:.0f}s",
+        flush=True,
+    )
     progress(result)
 
     sys.path.insert(0, str(REPO))
@@ -231,6 +252,28 @@ def to_markdown(report: dict) -> str:
             f"{r['ratios']['incremental_vs_full']:.1%} | "
             f"{r['full_build']['peak_rss_mb']:,.0f} |"
         )
+    if any("cpu_seconds" in r["full_build"] for r in report["sizes"]):
+        out += [
+            "",
+            "CPU time (user + system, process tree) against wall time: on 2 cores a run can use"
+            " at most 2 CPU-seconds per second.",
+            "",
+            "| lines | run | wall s | CPU s | of which system s | CPU / wall |",
+            "| ---: | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for r in report["sizes"]:
+            for label, key in (
+                ("full build", "full_build"),
+                ("incremental night", "incremental_night"),
+                ("baseline", "baseline"),
+            ):
+                m = r[key]
+                if "cpu_seconds" in m:
+                    out.append(
+                        f"| {r['lines']:,} | {label} | {m['seconds']:.1f} | "
+                        f"{m['cpu_seconds']:.1f} | {m['cpu_system_seconds']:.1f} | "
+                        f"{m['cpu_seconds'] / m['seconds']:.2f} |"
+                    )
     for r in report["sizes"]:
         out += [
             "",
