@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import psutil
 
@@ -96,6 +98,15 @@ def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure
     return figures
 
 
+def _materializations(instance, run_id: str) -> Iterator[tuple[list[str], Mapping[str, Any]]]:
+    """(asset key path, metadata) of each asset materialization of the run, in order."""
+    from dagster import DagsterEventType
+
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.dagster_event.event_specific_data.materialization
+        yield list(materialization.asset_key.path), materialization.metadata
+
+
 # What a file's load spends its time on (BatchResult.seconds) -> stage label.
 INGEST_PARTS = {
     "read": "ingest: read files",
@@ -113,13 +124,10 @@ def ingest_figures(instance, run_id: str) -> list[StageFigure]:
     files of each part's seconds, from the ``batches`` metadata of the raw/<entity>
     materializations. The entities load side by side, so the parts can add up to more than
     the step's wall time."""
-    from dagster import DagsterEventType
-
     totals = dict.fromkeys(INGEST_PARTS, 0.0)
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = entry.dagster_event.event_specific_data.materialization
-        batches = materialization.metadata.get("batches")
-        if materialization.asset_key.path[0] != "raw" or batches is None:
+    for path, metadata in _materializations(instance, run_id):
+        batches = metadata.get("batches")
+        if path[0] != "raw" or batches is None:
             continue
         for batch in batches.value:
             for part, seconds in (batch.get("seconds") or {}).items():
@@ -139,12 +147,9 @@ PUBLISH_PARTS = {
 def publish_figures(instance, run_id: str) -> list[StageFigure]:
     """The publish step split by part, from the ``parts`` metadata of the run's
     warehouse/published materialization (none when the run did not publish)."""
-    from dagster import DagsterEventType
-
-    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
-        materialization = entry.dagster_event.event_specific_data.materialization
-        parts = materialization.metadata.get("parts")
-        if materialization.asset_key.path == ["warehouse", "published"] and parts is not None:
+    for path, metadata in _materializations(instance, run_id):
+        parts = metadata.get("parts")
+        if path == ["warehouse", "published"] and parts is not None:
             return [
                 StageFigure(label, round(float(parts.value.get(part, 0.0)), 2))
                 for part, label in PUBLISH_PARTS.items()
