@@ -32,6 +32,7 @@ COMPARED = [
     "customer_rfm",
     "cohort_retention",
     "channel_summary",
+    "customer_next_best_category",
 ]
 
 

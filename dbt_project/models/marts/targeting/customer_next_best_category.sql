@@ -12,52 +12,28 @@ rules as (
 
 ),
 
-lines as (
-
-    select * from {{ ref('fct_transactions') }}
-    where customer_key is not null
-        and not is_return
-        and category is not null
-        and category <> 'unknown'
-
-),
-
--- one row per customer, purchase order and category bought in it: the counts below
--- read this once instead of the line items three times
-baskets as (
-
-    select distinct customer_key, order_id, category
-    from lines
-
-),
-
+-- one row per customer and category bought, with the customer's purchase orders:
+-- kept incrementally from the line items (int_customer_categories_summarised)
 customer_categories as (
 
-    select customer_key, category, count(*) as category_orders
-    from baskets
-    group by customer_key, category
+    select * from {{ ref('int_customer_categories_summarised') }}
 
 ),
 
 customer_orders as (
 
-    select
-        customer_key,
-        count(distinct order_id) as purchase_orders,
-        count(distinct category) as categories_bought
-    from baskets
-    group by customer_key
+    select distinct customer_key, purchase_orders, categories_bought
+    from customer_categories
 
 ),
 
 affinity as (
 
     select
-        cc.customer_key,
-        cc.category,
-        1.0 * cc.category_orders / co.purchase_orders as affinity
-    from customer_categories as cc
-    inner join customer_orders as co on co.customer_key = cc.customer_key
+        customer_key,
+        category,
+        1.0 * category_orders / purchase_orders as affinity
+    from customer_categories
 
 ),
 
