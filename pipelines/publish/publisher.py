@@ -16,6 +16,11 @@ So the stored row order, and the Parquet exports written in that order, depend o
 the inputs: the same landing files night after night and the same as_of give the same
 bytes. A patched table is sorted up to its last full copy, then appended night by night;
 ``--full-refresh`` copies (and sorts) every table again.
+
+A table the previous patch found unchanged (``meta.publication.unchanged_tables``) is first
+compared whole: row count plus the sum and xor of its row hashes on both sides, one pass
+each (16M rows of rfm_segment_history: ~0.4 s against ~2.3 s for the keyed diff). Only when
+they differ is it diffed by key. Tables that change every night go straight to the diff.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class PublishedTable:
     seconds: float = 0.0  # diffing and patching it, or copying it
     # patched with no changed key: the run_id of the publication it is unchanged since
     unchanged_since: str | None = None
+    # found unchanged by the whole-table checksum, without the keyed diff
+    checksum_matched: bool = False
 
 
 def _fsync(path: Path) -> None:
@@ -116,7 +123,7 @@ def publish(
         con.execute(f"attach '{settings.work_db_path}' as work (read_only)")
         db = con.execute("select current_database()").fetchone()[0]
         previous = set(published_tables(con, schemas, db))
-        previous_run = _publication_run_id(con, db)
+        previous_run, previously_unchanged = _previous_publication(con, db)
         wanted = published_tables(con, schemas)
         for schema, name in wanted:
             started = time.monotonic()
@@ -129,9 +136,18 @@ def publish(
                 and rows >= patch_min_rows
                 and columns == _columns(con, db, schema, name)
             )
+            names = [c for c, _ in columns]
+            checksum_matched = bool(
+                patchable
+                and f"{schema}.{name}" in previously_unchanged
+                and _checksum(con, f'work.{schema}."{name}"', names)
+                == _checksum(con, f'"{db}".{schema}."{name}"', names)
+            )
             # past a quarter of the rows, a copy writes less than a patch
             changed = (
-                _patch(con, db, schema, name, keys, [c for c, _ in columns], rows // 4)
+                0
+                if checksum_matched
+                else _patch(con, db, schema, name, keys, names, rows // 4)
                 if patchable
                 else None
             )
@@ -147,7 +163,14 @@ def publish(
             unchanged_since = previous_run if changed == 0 else None
             tables.append(
                 PublishedTable(
-                    schema, name, rows, changed is not None, changed, seconds, unchanged_since
+                    schema,
+                    name,
+                    rows,
+                    changed is not None,
+                    changed,
+                    seconds,
+                    unchanged_since,
+                    checksum_matched,
                 )
             )
         for schema, name in sorted(previous - set(wanted)):
@@ -158,12 +181,14 @@ def publish(
         con.execute(
             f'create or replace table "{db}".meta.publication as '
             " select ?::varchar as run_id, ?::date as as_of, "
-            "?::timestamp as published_at, ?::varchar as tables",
+            "?::timestamp as published_at, ?::varchar as tables, "
+            "?::varchar as unchanged_tables",
             [
                 run_id,
                 as_of,
                 dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 json.dumps([f"{t.schema}.{t.name}" for t in tables]),
+                json.dumps([f"{t.schema}.{t.name}" for t in tables if t.changed_keys == 0]),
             ],
         )
         con.execute("detach work")
@@ -193,17 +218,32 @@ def _any_patchable(settings: Settings, schemas: list[str], sort_keys: dict[str, 
         con.close()
 
 
-def _publication_run_id(con: duckdb.DuckDBPyConnection, db: str) -> str | None:
-    """The run_id of the publication ``db`` is a copy of (None for a fresh file)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? "
-        "and table_schema = 'meta' and table_name = 'publication'",
-        [db],
+def _previous_publication(con: duckdb.DuckDBPyConnection, db: str) -> tuple[str | None, set[str]]:
+    """The run_id of the publication ``db`` is a copy of (None for a fresh file) and the
+    tables its patch found unchanged."""
+    columns = {
+        str(c)
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_catalog = ? "
+            "and table_schema = 'meta' and table_name = 'publication'",
+            [db],
+        ).fetchall()
+    }
+    if "run_id" not in columns:
+        return None, set()
+    unchanged = "unchanged_tables" if "unchanged_tables" in columns else "null"
+    row = con.execute(f'select run_id, {unchanged} from "{db}".meta.publication').fetchone()
+    if not row:
+        return None, set()
+    return str(row[0]), set(json.loads(row[1]) if row[1] else [])
+
+
+def _checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> tuple:
+    """Row count, sum and xor of the 64-bit row hashes: equal for equal tables."""
+    row_hash = "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
+    return con.execute(
+        f"select count(*), sum({row_hash}::hugeint), bit_xor({row_hash}) from {table}"
     ).fetchone()
-    if not exists or not exists[0]:
-        return None
-    row = con.execute(f'select run_id from "{db}".meta.publication').fetchone()
-    return str(row[0]) if row else None
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -196,6 +196,48 @@ def test_exports_of_another_publication_are_written_again(tmp_path: Path) -> Non
     }
 
 
+def test_a_table_unchanged_last_night_is_compared_whole_first(tmp_path: Path) -> None:
+    """A table the previous patch found unchanged is compared by a whole-table checksum
+    before any keyed diff; a change after such a night is still found and patched."""
+    home = _home(tmp_path, "home")
+    _work(home, *FIRST_NIGHT)
+    publish(home, "run-1", AS_OF)
+    _work(home, *SECOND_NIGHT)
+    second = _by_name(publish(home, "run-2", AS_OF))
+    assert second["marts.facts"].changed_keys == 29 and not second["marts.facts"].checksum_matched
+    third = _by_name(publish(home, "run-3", AS_OF))  # diffed: it changed the night before
+    assert third["marts.facts"].changed_keys == 0 and not third["marts.facts"].checksum_matched
+    fourth = _by_name(publish(home, "run-4", AS_OF))
+    assert fourth["marts.facts"].checksum_matched and fourth["marts.facts"].changed_keys == 0
+    assert fourth["marts.facts"].unchanged_since == "run-3"
+    assert fourth["marts.wide"].checksum_matched  # copied on run-2, unchanged since run-3
+
+    # one value swapped between two rows: row count and the set of keys stay the same
+    _work(
+        home,
+        "update marts.facts set amount = case line_id when 10 then 999 else 998 end "
+        "where line_id in (10, 11)",
+    )
+    fifth = _by_name(publish(home, "run-5", AS_OF))
+    assert not fifth["marts.facts"].checksum_matched
+    assert fifth["marts.facts"].patched and fifth["marts.facts"].changed_keys == 2
+    fresh = _home(tmp_path, "fresh")
+    _work(fresh, *FIRST_NIGHT, *SECOND_NIGHT)
+    _work(
+        fresh,
+        "update marts.facts set amount = case line_id when 10 then 999 else 998 end "
+        "where line_id in (10, 11)",
+    )
+    publish(fresh, "run-5", AS_OF, full_refresh=True)
+    assert _published(home) == _published(fresh)
+    con = duckdb.connect(str(home.warehouse_path), read_only=True)
+    try:
+        unchanged = con.execute("select unchanged_tables from meta.publication").fetchone()[0]
+    finally:
+        con.close()
+    assert "marts.facts" not in json.loads(unchanged)  # diffed again the next night
+
+
 @pytest.mark.parametrize("change", ["alter table marts.facts add column extra integer"])
 def test_a_table_whose_columns_changed_is_copied(tmp_path: Path, change: str) -> None:
     home = _home(tmp_path, "home")
