@@ -110,6 +110,11 @@ class Settings:
     def landing_entity_dir(self, entity: str) -> Path:
         return self.landing_dir / entity
 
+    def landing_hashes_path(self, entity: str) -> Path:
+        """Content hashes of the entity's landing files, kept between nights
+        (pipelines/ingest/filehash.py)."""
+        return self.state_dir / "landing_hashes" / f"{entity}.json"
+
     @property
     def rejected_dir(self) -> Path:
         return self.landing_dir / "_rejected"

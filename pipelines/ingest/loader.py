@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import itertools
 import json
 import os
@@ -61,6 +60,7 @@ import duckdb
 from pipelines.ingest import contract as c
 from pipelines.ingest.checks import GxInput, GxReport, skipped_report, validate_files
 from pipelines.ingest.contract import CONTRACTS, EntityContract
+from pipelines.ingest.filehash import file_sha256, hashed_files
 from pipelines.ingest.reader import (
     ReadResult,
     RejectedFile,
@@ -141,14 +141,6 @@ class BatchResult:
 # ---------------------------------------------------------------------------------
 # tables and files
 # ---------------------------------------------------------------------------------
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LEDGER_DDL)
     ensure_log(con)
@@ -1054,7 +1046,11 @@ def load_entity(
     rules = IngestRules.from_settings(settings, as_of)
     quality = quality or QualityConfig.from_settings(settings)
     contract = CONTRACTS[entity]
-    pending = [(path, file_sha256(path)) for path in pending_files(settings, entity)]
+    pending = hashed_files(
+        pending_files(settings, entity),
+        settings.landing_hashes_path(entity),
+        settings.landing_dir,
+    )
     ledger = con.execute(
         "select file_name, file_hash, status from raw._batches where entity = ?", [entity]
     ).fetchall()
