@@ -30,6 +30,14 @@ ONE_TIME = "one_time_buyer"
 NON_POSITIVE = "non_positive_spend"
 
 
+def _labels(codes: NDArray[np.integer], labels: list[str]) -> pl.Series:
+    """A text column from small integer codes: ~0.03 s for 1M customers, where a numpy string
+    array costs ~0.4 s to build and hand over to polars."""
+    return pl.Series(codes, dtype=pl.Int64).replace_strict(
+        dict(enumerate(labels)), return_dtype=pl.Utf8
+    )
+
+
 class InsufficientData(ValueError):
     """Too few customers to fit the models: the night keeps the previous scores."""
 
@@ -50,11 +58,11 @@ def model_run_id(as_of: dt.date, config: ScoringConfig, *digests: str) -> str:
     return h.hexdigest()[:16]
 
 
-def score_basis(summary: CustomerSummary) -> NDArray[np.str_]:
+def score_basis(summary: CustomerSummary) -> pl.Series:
     """repeat_buyer (frequency > 0, monetary_value > 0), one_time_buyer (frequency 0),
     non_positive_spend (frequency > 0, monetary_value <= 0)."""
     x, m = summary.frequency, summary.monetary_value
-    return np.where(x == 0, ONE_TIME, np.where(m > 0, REPEAT, NON_POSITIVE))
+    return _labels(np.where(x == 0, 0, np.where(m > 0, 1, 2)), [ONE_TIME, REPEAT, NON_POSITIVE])
 
 
 def fit_models(summary: CustomerSummary, config: ScoringConfig) -> FittedModels:
@@ -125,7 +133,7 @@ def expected_order_value(
 
 def customer_margin_rate(
     summary: CustomerSummary, config: ScoringConfig
-) -> tuple[NDArray[np.float64], NDArray[np.str_]]:
+) -> tuple[NDArray[np.float64], pl.Series]:
     """Margin rate applied to predicted revenue, and where it comes from.
 
     ``historic_margin / historic_revenue`` clipped to [0, 1] when the customer's net
@@ -138,49 +146,51 @@ def customer_margin_rate(
     rate = np.clip(ratio, 0.0, 1.0)
     source = np.where(
         ~has_rev | (summary.orders_with_cost == 0),
-        "configured",
-        np.where(summary.orders_with_cost == summary.orders, "observed", "mixed"),
+        0,
+        np.where(summary.orders_with_cost == summary.orders, 1, 2),
     )
-    return rate, source
+    return rate, _labels(source, ["configured", "observed", "mixed"])
 
 
 def churn_risk(
     summary: CustomerSummary, p_alive: NDArray[np.float64], config: ScoringConfig
-) -> NDArray[np.str_]:
+) -> pl.Series:
     """low / medium / high from P(alive); for one-time buyers (P(alive) = 1 under BG/NBD)
     from the weeks since their only purchase day."""
+    low, medium, high = 0, 1, 2
     by_p = np.where(
         p_alive >= config.p_alive_low_min,
-        "low",
-        np.where(p_alive >= config.p_alive_medium_min, "medium", "high"),
+        low,
+        np.where(p_alive >= config.p_alive_medium_min, medium, high),
     )
     weeks = summary.age * config.time_unit_days / 7.0
     by_age = np.where(
         weeks >= config.one_time_buyer_weeks_high,
-        "high",
-        np.where(weeks >= config.one_time_buyer_weeks_medium, "medium", "low"),
+        high,
+        np.where(weeks >= config.one_time_buyer_weeks_medium, medium, low),
     )
-    return np.where(summary.frequency == 0, by_age, by_p)
+    return _labels(np.where(summary.frequency == 0, by_age, by_p), ["low", "medium", "high"])
 
 
 def clv_tiers(
     predicted_clv: NDArray[np.float64], config: ScoringConfig
-) -> tuple[NDArray[np.str_], dict[str, float]]:
+) -> tuple[pl.Series, dict[str, float]]:
     """Tier by quantile cut-offs of predicted_clv over all scored customers (top-down);
     a customer needs predicted_clv > 0 to be above the lowest tier."""
-    tier = np.full(predicted_clv.shape[0], config.lowest_tier, dtype=object)
+    labels = [config.lowest_tier, *(spec.tier for spec in config.clv_tiers)]
+    tier = np.zeros(predicted_clv.shape[0], dtype=np.int64)  # the lowest tier
     cutoffs: dict[str, float] = {}
     finite = predicted_clv[np.isfinite(predicted_clv)]
     if finite.size == 0:
-        return tier.astype(str), cutoffs
+        return _labels(tier, labels), cutoffs
     assigned = np.zeros(predicted_clv.shape[0], dtype=bool)
-    for spec in config.clv_tiers:
+    for code, spec in enumerate(config.clv_tiers, start=1):
         cut = float(np.quantile(finite, spec.quantile))
         cutoffs[spec.tier] = cut
         hit = ~assigned & (predicted_clv >= cut) & (predicted_clv > 0)
-        tier[hit] = spec.tier
+        tier[hit] = code
         assigned |= hit
-    return tier.astype(str), cutoffs
+    return _labels(tier, labels), cutoffs
 
 
 @dataclass
