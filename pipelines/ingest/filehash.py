@@ -24,6 +24,7 @@ RACY_SECONDS = 2
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content (landing batches; also the outbox manifest's files)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -143,14 +143,12 @@ def publish(
                 and _checksum(con, f'work.{schema}."{name}"', names)
                 == _checksum(con, f'"{db}".{schema}."{name}"', names)
             )
-            # past a quarter of the rows, a copy writes less than a patch
-            changed = (
-                0
-                if checksum_matched
-                else _patch(con, db, schema, name, keys, names, rows // 4)
-                if patchable
-                else None
-            )
+            changed: int | None = None
+            if checksum_matched:
+                changed = 0
+            elif patchable:
+                # past a quarter of the rows, a copy writes less than a patch
+                changed = _patch(con, db, schema, name, keys, names, rows // 4)
             if changed is None or _count(con, f'"{db}".{schema}."{name}"') != rows:
                 con.execute(f'create schema if not exists "{db}".{schema}')
                 order = ", ".join(f'"{k}"' for k in keys) if keys else "all"

@@ -97,7 +97,8 @@ def verify_outbox_dir(
     con: duckdb.DuckDBPyConnection, cfg: TargetingConfig, folder: Path, as_of: dt.date
 ) -> list[str]:
     """Check a written outbox directory the way a campaign tool would read it."""
-    from pipelines.targeting.outbox import MANIFEST, file_columns, read_outbox_file, sha256_file
+    from pipelines.ingest.filehash import file_sha256
+    from pipelines.targeting.outbox import MANIFEST, file_columns, read_outbox_file
 
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -129,7 +130,7 @@ def verify_outbox_dir(
             problems.append(
                 f"{entry['file']}: manifest rows {entry['rows']} != file rows {len(rows)}"
             )
-        if sha256_file(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             problems.append(f"{entry['file']}: sha256 differs from manifest")
         channel = entry["channel"]
         target = lists_by_name.get(entry["list"])

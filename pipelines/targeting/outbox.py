@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest.filehash import file_sha256
 from pipelines.targeting.config import TargetingConfig
 from pipelines.targeting.lists import LISTS_TABLE, MEMBERS_TABLE
 from pipelines.targeting.sources import contact_points_sql
@@ -37,14 +37,6 @@ class OutboxFile:
     rows: int
     sha256: str
     columns: list[str]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -92,7 +84,7 @@ def _same_content(folder: Path, files: list[OutboxFile]) -> bool:
     existing = {(f["file"], f["campaign_id"], f["rows"], f["sha256"]) for f in manifest["files"]}
     new = {(f.file, f.campaign_id, f.rows, f.sha256) for f in files}
     return existing == new and all(
-        (folder / f.file).is_file() and sha256_file(folder / f.file) == f.sha256 for f in files
+        (folder / f.file).is_file() and file_sha256(folder / f.file) == f.sha256 for f in files
     )
 
 
@@ -150,7 +142,7 @@ def write_outbox(
         _write_csv(path, header, rows)
         files.append(
             OutboxFile(
-                list_name, path.name, campaign_id, channel, len(rows), sha256_file(path), header
+                list_name, path.name, campaign_id, channel, len(rows), file_sha256(path), header
             )
         )
         if after_file is not None:
