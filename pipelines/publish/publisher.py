@@ -9,7 +9,7 @@ The new file starts as a copy of the previous publication. Big keyed tables
 (``exports.sort_keys``, at least ``exports.patch_min_rows`` rows, same columns) are
 patched: the rows whose key is new, gone or whose content hash changed are deleted, and
 the build's version of them appended in key order. Writing 10M rows into a DuckDB file
-costs ~30 s; finding the changed rows of a night ~10 s. Every other table is copied again,
+costs ~30 s; finding the changed rows of a night ~5 s. Every other table is copied again,
 sorted by its key (else by all columns).
 
 So the stored row order, and the Parquet exports written in that order, depend only on
@@ -289,30 +289,36 @@ def _patch(
     """Make ``db``'s copy of the table equal to the build's: delete and re-insert the rows
     whose key is new, gone, or whose content hash differs. Returns the number of such keys,
     or None (nothing changed in ``db``) when there are more than ``limit``.
+
+    Both sides are reduced to two 64-bit hashes per row, of the key and of the whole row,
+    and matched on the pair: joining integers instead of the text keys halves the diff
+    (10.7M fct_transactions: ~3 s against ~6 s). A key hash shared by two keys only makes
+    both rewritten: the delete and the insert select by the same key hashes, so rows whose
+    key hash matched on both sides are left as they are.
     The key is unique and not null (dbt tests it); the caller still compares row counts."""
     row_hash = "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
-    key_list = ", ".join(f'"{k}"' for k in keys)
-    on = " and ".join(f'a."{k}" is not distinct from b."{k}"' for k in keys)
-    pick = ", ".join(f'coalesce(a."{k}", b."{k}") as "{k}"' for k in keys)
+    key_hash = "hash(" + ", ".join(f'"{k}"' for k in keys) + ")"
     con.execute(
         f"""
         create or replace temp table _changed as
-        select {pick}
-        from (select {key_list}, {row_hash} as _h from work.{schema}."{name}") a
-        full join (select {key_list}, {row_hash} as _h from "{db}".{schema}."{name}") b on {on}
-        where a._h is distinct from b._h
+        select distinct coalesce(a._k, b._k) as _k
+        from (select {key_hash} as _k, {row_hash} as _h from work.{schema}."{name}") a
+        full join (select {key_hash} as _k, {row_hash} as _h from "{db}".{schema}."{name}") b
+            on a._k = b._k and a._h = b._h
+        where a._k is null or b._k is null
         """
     )
     changed = _count(con, "_changed")
-    order = ", ".join(f'a."{k}"' for k in keys)
     if changed > limit:
         con.execute("drop table _changed")
         return None
     if changed:
-        con.execute(f'delete from "{db}".{schema}."{name}" as a using _changed as b where {on}')
+        order = ", ".join(f'"{k}"' for k in keys)
+        selected = f"{key_hash} in (select _k from _changed)"
+        con.execute(f'delete from "{db}".{schema}."{name}" where {selected}')
         con.execute(
-            f'insert into "{db}".{schema}."{name}" select a.* from work.{schema}."{name}" a '
-            f"semi join _changed b on {on} order by {order}"
+            f'insert into "{db}".{schema}."{name}" select * from work.{schema}."{name}" '
+            f"where {selected} order by {order}"
         )
     con.execute("drop table _changed")
     return changed
