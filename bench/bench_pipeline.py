@@ -6,13 +6,19 @@ For each size N (transaction lines) it:
 2. runs the full nightly job (``crm run``) in a subprocess and reads every stage's wall time
    and peak RSS from ``state/last_run_summary.json`` (ingest and validation per entity, dbt
    per layer, identity, scoring, targeting, publish);
-3. adds a next-night delivery of 1% new lines and runs the incremental night;
+3. adds a next-night delivery of 1% new lines and runs the incremental night, for
+   ``--nights`` nights in a row (default 2). The first night after a full build differs from
+   the ones after it: publish then patches tables it copied whole the night before, while a
+   later night compares the tables found unchanged whole first
+   (pipelines/publish/publisher.py). ``incremental_night`` is the first night,
+   ``incremental_nights`` lists them all;
 4. runs ``bench/baseline.sql`` — one hand-written DuckDB script computing the same core marts
    from the same landing files — in a subprocess with the same memory limit and threads.
 
 Writes ``<out>.json`` and ``<out>.md``. Usage::
 
     python bench/bench_pipeline.py --lines 1000000 --lines 10000000 --out bench/results/pipeline
+        [--nights 2]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,11 +154,46 @@ def run_baseline(
     ).figures()
 
 
+def _night(home: Path, env: dict[str, str], seed: int, night: dt.date) -> dict:
+    """Deliver the next night's files (1 % new lines) and run the job as of ``night``."""
+    code = (
+        "import datetime as dt, sys; from pipelines.settings import Settings; "
+        "from pipelines.generator import generate_next_night; "
+        f"generate_next_night(Settings.load(sys.argv[1]), seed={seed}, "
+        f"day=dt.date.fromisoformat('{night.isoformat()}'), new_line_fraction=0.01)"
+    )
+    _run_measured([sys.executable, "-c", code, str(home)], env)
+    inc = _run_measured(_crm("run", "--home", str(home), "--as-of", night.isoformat()), env)
+    run = json.loads((home / "state" / "last_run_summary.json").read_text())
+    print(
+        f"[bench] incremental night {night} {inc.seconds:.1f}s, peak {inc.peak_rss_mb:,.0f} MB, "
+        f"CPU {inc.cpu_seconds:.0f}s",
+        flush=True,
+    )
+    return {
+        **inc.figures(),
+        "as_of": night.isoformat(),
+        "rows_loaded": run.get("rows_loaded"),
+        "stages": run.get("stages", []),
+        "dbt_layers": run.get("dbt_layers", []),
+        "ingest_parts": run.get("ingest_parts", []),
+        "publish_parts": run.get("publish_parts", []),
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def bench_size(
-    lines: int, work: Path, seed: int, progress: Callable[[dict], None] = lambda result: None
+    lines: int,
+    work: Path,
+    seed: int,
+    progress: Callable[[dict], None] = lambda result: None,
+    nights: int = 2,
 ) -> dict:
     customers = max(100, lines // LINES_PER_CUSTOMER)
     home = work / f"lines_{lines}"
+    # A full build starts from nothing: a home left by an earlier bench would hold its
+    # loaded batches and later nights (the build would load nothing and rerun the past).
+    shutil.rmtree(home, ignore_errors=True)
     env = {**os.environ, "CRM_HOME": str(home), "CRM_PII_SALT": "bench-salt"}
     result: dict = {"lines_target": lines, "customers": customers, "as_of": AS_OF.isoformat()}
 
@@ -191,31 +233,11 @@ def bench_size(
     )
     progress(result)
 
-    night = AS_OF + dt.timedelta(days=1)
-    code = (
-        "import datetime as dt, sys; from pipelines.settings import Settings; "
-        "from pipelines.generator import generate_next_night; "
-        f"generate_next_night(Settings.load(sys.argv[1]), seed={seed}, "
-        f"day=dt.date.fromisoformat('{night.isoformat()}'), new_line_fraction=0.01)"
-    )
-    _run_measured([sys.executable, "-c", code, str(home)], env)
-    inc = _run_measured(_crm("run", "--home", str(home), "--as-of", night.isoformat()), env)
-    run = json.loads((home / "state" / "last_run_summary.json").read_text())
-    result["incremental_night"] = {
-        **inc.figures(),
-        "rows_loaded": run.get("rows_loaded"),
-        "stages": run.get("stages", []),
-        "dbt_layers": run.get("dbt_layers", []),
-        "ingest_parts": run.get("ingest_parts", []),
-        "publish_parts": run.get("publish_parts", []),
-    }
-    result["incremental_night"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    print(
-        f"[bench] incremental night {inc.seconds:.1f}s, peak {inc.peak_rss_mb:,.0f} MB, "
-        f"CPU {inc.cpu_seconds:.0f}s",
-        flush=True,
-    )
-    progress(result)
+    result["incremental_nights"] = []
+    for k in range(1, nights + 1):
+        result["incremental_nights"].append(_night(home, env, seed, AS_OF + dt.timedelta(days=k)))
+        result["incremental_night"] = result["incremental_nights"][0]
+        progress(result)
 
     sys.path.insert(0, str(REPO))
     from pipelines.settings import Settings
@@ -228,8 +250,22 @@ def bench_size(
     result["ratios"] = {
         "full_build_vs_baseline": round(full["seconds"] / base["seconds"], 2),
         "incremental_vs_full": round(inc["seconds"] / full["seconds"], 3),
+        "nights_vs_full": [
+            round(n["seconds"] / full["seconds"], 3) for n in result["incremental_nights"]
+        ],
     }
     return result
+
+
+def _nights(size: dict) -> list[dict]:
+    return size.get("incremental_nights") or [size["incremental_night"]]
+
+
+def _night_labels(size: dict) -> list[str]:
+    nights = _nights(size)
+    if len(nights) == 1:
+        return ["incremental night"]
+    return [f"incremental night {k}" for k in range(1, len(nights) + 1)]
 
 
 def to_markdown(report: dict) -> str:
@@ -240,17 +276,23 @@ def to_markdown(report: dict) -> str:
         f"threads {report['threads']}. Load average before the run: "
         f"{report.get('load_average_before')}.",
         "",
-        "| lines | customers | full build s | baseline s | full/baseline | incremental s "
-        "| incremental/full | peak RSS MB (full) |",
+        "Nights are incremental runs with 1 % new lines, one after another (the first follows"
+        " the full build).",
+        "",
+        "| lines | customers | full build s | baseline s | full/baseline | nights s "
+        "| night/full | peak RSS MB (full) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["sizes"]:
+        full = r["full_build"]["seconds"]
+        nights = _nights(r)
         out.append(
-            f"| {r['lines']:,} | {r['customers']:,} | {r['full_build']['seconds']:.1f} | "
+            f"| {r['lines']:,} | {r['customers']:,} | {full:.1f} | "
             f"{r['baseline']['seconds']:.1f} | {r['ratios']['full_build_vs_baseline']:.2f} | "
-            f"{r['incremental_night']['seconds']:.1f} | "
-            f"{r['ratios']['incremental_vs_full']:.1%} | "
-            f"{r['full_build']['peak_rss_mb']:,.0f} |"
+            + ", ".join(f"{n['seconds']:.1f}" for n in nights)
+            + " | "
+            + ", ".join(f"{n['seconds'] / full:.1%}" for n in nights)
+            + f" | {r['full_build']['peak_rss_mb']:,.0f} |"
         )
     if any("cpu_seconds" in r["full_build"] for r in report["sizes"]):
         out += [
@@ -262,12 +304,12 @@ def to_markdown(report: dict) -> str:
             "| ---: | --- | ---: | ---: | ---: | ---: |",
         ]
         for r in report["sizes"]:
-            for label, key in (
-                ("full build", "full_build"),
-                ("incremental night", "incremental_night"),
-                ("baseline", "baseline"),
-            ):
-                m = r[key]
+            runs = [
+                ("full build", r["full_build"]),
+                *zip(_night_labels(r), _nights(r), strict=True),
+                ("baseline", r["baseline"]),
+            ]
+            for label, m in runs:
                 if "cpu_seconds" in m:
                     out.append(
                         f"| {r['lines']:,} | {label} | {m['seconds']:.1f} | "
@@ -275,40 +317,48 @@ def to_markdown(report: dict) -> str:
                         f"{m['cpu_seconds'] / m['seconds']:.2f} |"
                     )
     for r in report["sizes"]:
+        nights, labels = _nights(r), _night_labels(r)
         out += [
             "",
             f"## {r['lines']:,} lines: stages",
             "",
-            "| stage | full build s | peak RSS MB | incremental night s | peak RSS MB |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            "| stage | full build s | peak RSS MB | "
+            + " | ".join(f"{label} s | peak RSS MB" for label in labels)
+            + " |",
+            "| --- | ---: | ---: | " + " | ".join("---: | ---:" for _ in labels) + " |",
         ]
-        night = {s["stage"]: s for s in r["incremental_night"]["stages"]}
-        for s in r["full_build"]["stages"]:
-            n = night.get(s["stage"], {})
-            out.append(
-                f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | {n['seconds']:.1f} | {_mb(n)} |"
-                if n
-                else f"| {s['stage']} | {s['seconds']:.1f} | {_mb(s)} | | |"
-            )
         for key, note in (
+            ("stages", None),
             ("ingest_parts", "sum over files"),
             ("dbt_layers", "sum of node times"),
             ("publish_parts", "wall time"),
         ):
-            parts = {s["stage"]: s for s in r["incremental_night"].get(key, [])}
+            parts = [{s["stage"]: s for s in n.get(key, [])} for n in nights]
             for s in r["full_build"].get(key, []):
-                n = parts.get(s["stage"])
-                inc = f"{n['seconds']:.1f}" if n else ""
-                out.append(f"| {s['stage']} ({note}) | {s['seconds']:.1f} | | {inc} | |")
+                out.append(_stage_row(s, [night.get(s["stage"]) for night in parts], note))
+        empty = " | ".join(" | " for _ in labels)
         out.append(
             f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
-            f"{r['generate']['peak_rss_mb']:,.0f} | | |"
+            f"{r['generate']['peak_rss_mb']:,.0f} | {empty} |"
         )
         out.append(
             f"| baseline.sql (plain DuckDB) | {r['baseline']['seconds']:.1f} | "
-            f"{r['baseline']['peak_rss_mb']:,.0f} | | |"
+            f"{r['baseline']['peak_rss_mb']:,.0f} | {empty} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _stage_row(full: dict, nights: list[dict | None], note: str | None) -> str:
+    """One stage: the full build's and each night's seconds; peak RSS for whole steps
+    (``note`` None), not for parts of a step."""
+
+    def cells(m: dict | None) -> str:
+        if m is None:
+            return " | "
+        return f"{m['seconds']:.1f} | " + (_mb(m) if note is None else "")
+
+    name = full["stage"] if note is None else f"{full['stage']} ({note})"
+    return f"| {name} | " + " | ".join(cells(m) for m in [full, *nights]) + " |"
 
 
 def _mb(stage: dict) -> str:
@@ -328,6 +378,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "pipeline"))
     parser.add_argument("--work", help="working directory (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nights", type=int, default=2, help="incremental nights in a row")
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
@@ -355,7 +406,7 @@ def main() -> int:
         out.with_suffix(".md").write_text(to_markdown(complete), encoding="utf-8")
 
     for n in args.lines or [1_000_000]:
-        report["sizes"].append(bench_size(n, work, args.seed, progress=write))
+        report["sizes"].append(bench_size(n, work, args.seed, progress=write, nights=args.nights))
         write()
     print(to_markdown(report))
     return 0

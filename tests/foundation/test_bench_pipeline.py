@@ -30,16 +30,17 @@ def test_cpu_time_covers_the_whole_process_tree() -> None:
     assert measured.figures()["cpu_seconds"] == round(measured.cpu_seconds, 1)
 
 
-def test_markdown_reports_cpu_against_wall_time() -> None:
-    def run(seconds: float, cpu: float, system: float) -> dict:
-        return {
-            "seconds": seconds,
-            "peak_rss_mb": 100.0,
-            "cpu_seconds": cpu,
-            "cpu_system_seconds": system,
-            "stages": [],
-        }
+def run(seconds: float, cpu: float, system: float, stages: list | None = None) -> dict:
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": 100.0,
+        "cpu_seconds": cpu,
+        "cpu_system_seconds": system,
+        "stages": stages or [],
+    }
 
+
+def test_markdown_reports_cpu_against_wall_time() -> None:
     size = {
         "lines": 1000,
         "customers": 100,
@@ -60,3 +61,26 @@ def test_markdown_reports_cpu_against_wall_time() -> None:
     assert "| 1,000 | full build | 10.0 | 15.0 | 2.0 | 1.50 |" in text
     assert "| 1,000 | incremental night | 4.0 | 6.0 | 1.0 | 1.50 |" in text
     assert "| 1,000 | baseline | 2.0 | 3.8 | 0.2 | 1.90 |" in text
+
+
+def test_markdown_reports_every_night_against_the_full_build() -> None:
+    def stages(ingest: float) -> list[dict]:
+        return [{"stage": "ingest", "seconds": ingest, "peak_rss_mb": 80.0}]
+
+    nights = [run(4.0, 6.0, 1.0, stages(1.5)), run(3.0, 5.0, 0.5, stages(0.5))]
+    size = {
+        "lines": 1000,
+        "customers": 100,
+        "full_build": run(10.0, 15.0, 2.0, stages(6.0)),
+        "incremental_night": nights[0],
+        "incremental_nights": nights,
+        "baseline": run(2.0, 3.8, 0.2),
+        "generate": {"seconds": 1.0, "peak_rss_mb": 50.0},
+        "ratios": {"full_build_vs_baseline": 5.0, "incremental_vs_full": 0.4},
+    }
+    report = {"date": "2026-11-23", "machine": "x86_64", "memory_limit": "4GB", "threads": 2}
+    text = to_markdown({**report, "sizes": [size]})
+    assert "| 1,000 | 100 | 10.0 | 2.0 | 5.00 | 4.0, 3.0 | 40.0%, 30.0% | 100 |" in text
+    assert "| 1,000 | incremental night 1 | 4.0 | 6.0 | 1.0 | 1.50 |" in text
+    assert "| 1,000 | incremental night 2 | 3.0 | 5.0 | 0.5 | 1.67 |" in text
+    assert "| ingest | 6.0 | 80 | 1.5 | 80 | 0.5 | 80 |" in text

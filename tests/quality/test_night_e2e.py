@@ -26,8 +26,8 @@ from tests.fixtures.bad_files.corpus import (
 )
 from tests.quality.helpers import AS_OF, crm_run
 
-# The next night (not a month-end: rerunning a month-end night with late files is a
-# separate case, see the report on rfm_segment_history).
+# The next night (not a month-end; a rerun at a month-end is covered by the unit tests
+# rfm_segment_history_rerun_at_a_month_end_takes_it_again and its migration twin).
 NEXT_NIGHT = AS_OF + dt.timedelta(days=1)
 
 pytestmark = pytest.mark.slow

@@ -2,10 +2,12 @@
 -- like customer_rfm would be with as_of = that month-end (the same macros; when as_of
 -- is a month-end, that snapshot is taken from customer_rfm itself).
 --
--- Incremental: each run (re)computes the month-ends not yet in the table plus the
--- latest rfm_history_lookback_months month-ends (late data), and replaces those
--- snapshots whole (delete+insert on snapshot_date). Snapshots after as_of are
--- removed first, so a rerun with an older as_of reproduces the past. The first run
+-- Incremental: each run (re)computes the month-ends not yet in the table, as_of itself
+-- when it is a month-end, and the latest rfm_history_lookback_months month-ends (late
+-- data), and replaces those snapshots whole (delete+insert on snapshot_date). Snapshots
+-- after as_of are removed first, so a rerun with an older as_of reproduces the past; a
+-- rerun at a month-end takes that month-end again from customer_rfm, which by then may
+-- hold late lines or moved customer keys (else the two would disagree). The first run
 -- or `--full-refresh` backfills every month-end since the first purchase (or since
 -- rfm_history_start), all at once from per-customer running sums over the months
 -- (customer_order_metrics_by_month_end_ctes), not one join of the orders per month-end.
@@ -81,6 +83,8 @@ snapshots as (
     left join present
         on wanted.snapshot_date = present.snapshot_date
     where present.snapshot_date is null
+        -- as_of's own month-end is taken again (from customer_rfm) by every run at it
+        or wanted.snapshot_date = {{ as_of_date() }}
     {%- if lookback > 0 %}
         or {{ period_start('month', 'wanted.snapshot_date') }} > cast({{ dbt.dateadd('month', -lookback,
                period_start('month', last_month_end_on_or_before(as_of_date()))) }} as date)

@@ -3,8 +3,8 @@
 -- purchased after the previous month-end come from '(new customer)'; a customer
 -- missing from the later snapshot (only when customer keys change) goes to
 -- '(no snapshot)'. Incremental like rfm_segment_history: pairs are replaced whole
--- (delete+insert on to_snapshot_date) when their later month-end is new or within
--- the lookback; pairs after as_of are removed first.
+-- (delete+insert on to_snapshot_date) when their later month-end is new, is as_of, or
+-- is within the lookback; pairs after as_of are removed first.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -45,6 +45,7 @@ pairs as (
     where all_pairs.from_snapshot_date is not null
     {%- if is_incremental() %}
       and (present.to_snapshot_date is null
+        or all_pairs.to_snapshot_date = {{ as_of_date() }}
       {%- if lookback > 0 %}
         or {{ period_start('month', 'all_pairs.to_snapshot_date') }} > cast({{ dbt.dateadd('month', -lookback,
                period_start('month', last_month_end_on_or_before(as_of_date()))) }} as date)
