@@ -317,42 +317,6 @@ def test_reader_holding_the_published_file_sees_old_snapshot_without_errors(
     assert Decimal(fresh.stdout.splitlines()[1]) == old_revenue + Decimal("12345")
 
 
-def test_dbt_unit_tests_pass(night: Path) -> None:
-    """The project's `unit_tests:` (ties, single orders, return-only customers, survivorship,
-    ...) run against the build database of a real night; the nightly build skips them."""
-    from pipelines.settings import Settings
-    from pipelines.transform.project import DBT_EXECUTABLE
-
-    settings = Settings.load(night)
-    env = {**settings.dbt_env(), "CRM_PII_SALT": "test-salt"}
-    target = night / "state" / "dbt" / "unit_tests"
-    proc = subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "test",
-            "--select",
-            "test_type:unit",
-            "--project-dir",
-            str(REPO_ROOT / "dbt_project"),
-            "--profiles-dir",
-            str(REPO_ROOT / "dbt_project"),
-            "--target-path",
-            str(target),
-            "--vars",
-            json.dumps(settings.dbt_vars(AS_OF)),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    assert len(results) >= 5
-    assert all(r["status"] == "pass" for r in results)
-
-
 def _rotation(path: Path) -> int:
     """dbt.log.2 before dbt.log.1 before dbt.log (dbt rotates its log at 10 MB)."""
     suffix = path.suffix[1:]
