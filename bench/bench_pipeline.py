@@ -376,10 +376,15 @@ def main() -> int:
         help="transaction lines (repeatable; default 1,000,000)",
     )
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "pipeline"))
-    parser.add_argument("--work", help="working directory (default: a temp dir)")
+    parser.add_argument(
+        "--work",
+        help="working directory (default: a temp dir); its lines_<N> homes are emptied first",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--nights", type=int, default=2, help="incremental nights in a row")
     args = parser.parse_args()
+    if args.nights < 1:
+        parser.error("--nights must be at least 1")
 
     sys.path.insert(0, str(REPO))
     from pipelines.settings import Settings
