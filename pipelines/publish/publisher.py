@@ -157,18 +157,16 @@ def publish(
                     f'select * from work.{schema}."{name}" order by {order}'
                 )
                 changed = None
-            seconds = round(time.monotonic() - started, 3)
-            unchanged_since = previous_run if changed == 0 else None
             tables.append(
                 PublishedTable(
                     schema,
                     name,
                     rows,
-                    changed is not None,
-                    changed,
-                    seconds,
-                    unchanged_since,
-                    checksum_matched,
+                    patched=changed is not None,
+                    changed_keys=changed,
+                    seconds=round(time.monotonic() - started, 3),
+                    unchanged_since=previous_run if changed == 0 else None,
+                    checksum_matched=checksum_matched,
                 )
             )
         for schema, name in sorted(previous - set(wanted)):

@@ -19,29 +19,27 @@ import duckdb
 from pipelines.identity.keys import ensure_state
 from pipelines.identity.resolve import OUTPUT_DDL
 from pipelines.ingest.loader import ensure_tables
-from pipelines.settings import Settings
+from pipelines.settings import DBT_PROJECT_DIR, Settings
 from pipelines.transform.project import DBT_EXECUTABLE
-from tests.conftest import REPO_ROOT
 from tests.quality.helpers import make_home
 
 AS_OF = dt.date(2026, 6, 30)
 
 
 def _dbt(settings: Settings, target: Path, *args: str) -> subprocess.CompletedProcess:
+    # dbt_env() names the profiles dir, the build database and the log path of the home
     return subprocess.run(
         [
             DBT_EXECUTABLE,
             *args,
             "--project-dir",
-            str(REPO_ROOT / "dbt_project"),
-            "--profiles-dir",
-            str(REPO_ROOT / "dbt_project"),
+            str(DBT_PROJECT_DIR),
             "--target-path",
             str(target),
             "--vars",
             json.dumps(settings.dbt_vars(AS_OF)),
         ],
-        env={**settings.dbt_env(AS_OF), "CRM_PII_SALT": "test-salt"},
+        env=settings.dbt_env(AS_OF),
         capture_output=True,
         text=True,
         timeout=600,
