@@ -14,6 +14,11 @@ For each size N (transaction lines) it:
 4. runs ``bench/baseline.sql`` — one hand-written DuckDB script computing the same core marts
    from the same landing files — in a subprocess with the same memory limit and threads.
 
+Disk: after the full build, the last night and the baseline it records the bytes the home
+holds, by part (landing files, build database, published file, exports, ...), and for every
+run the peak growth of the file system's used space while it ran (spill files, the published
+file's copy during a night), so the disk a larger size needs is measured, not guessed.
+
 Writes ``<out>.json`` and ``<out>.md``. Usage::
 
     python bench/bench_pipeline.py --lines 1000000 --lines 10000000 --out bench/results/pipeline
@@ -49,6 +54,9 @@ class Measured(NamedTuple):
     peak_rss_mb: float  # of the process tree
     cpu_seconds: float  # user + system of the process tree (children reaped by it included)
     cpu_system_seconds: float
+    # growth of the file system's used space: its peak while the command ran, and at its end
+    disk_peak_growth_mb: float = 0.0
+    disk_end_growth_mb: float = 0.0
 
     def figures(self) -> dict[str, float]:
         return {
@@ -56,11 +64,54 @@ class Measured(NamedTuple):
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "cpu_seconds": round(self.cpu_seconds, 1),
             "cpu_system_seconds": round(self.cpu_system_seconds, 1),
+            "disk_peak_growth_mb": round(self.disk_peak_growth_mb, 1),
+            "disk_end_growth_mb": round(self.disk_end_growth_mb, 1),
         }
 
 
-def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> Measured:
-    """Run a command; return its wall time, peak RSS and CPU time."""
+def _allocated_bytes(path: Path) -> int:
+    """Bytes a file or directory tree occupies on disk (allocated blocks, as ``du``)."""
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
+# The parts of a bench home (crm's layout, pipelines/settings.py), largest first at 10M
+DISK_PARTS: tuple[tuple[str, str], ...] = (
+    ("build database", "state/work.duckdb*"),
+    ("published", "warehouse"),
+    ("landing", "landing"),
+    ("exports", "exports"),
+    ("baseline database", "baseline.duckdb*"),
+)
+
+
+def disk_use(home: Path) -> dict[str, float]:
+    """MB the home holds, by part; ``other`` is the rest (dbt and Dagster state, outbox,
+    the generator's truth files) and ``total`` all of it."""
+    parts: dict[str, float] = {}
+    counted = 0
+    for name, pattern in DISK_PARTS:
+        paths = list(home.glob(pattern))
+        size = sum(_allocated_bytes(p) for p in paths)
+        counted += size
+        parts[name] = round(size / 2**20, 1)
+    total = _allocated_bytes(home)
+    parts["other"] = round((total - counted) / 2**20, 1)
+    parts["total"] = round(total / 2**20, 1)
+    return parts
+
+
+def _run_measured(
+    cmd: list[str], env: dict[str, str], cwd: Path = REPO, disk: Path | None = None
+) -> Measured:
+    """Run a command; return its wall time, peak RSS, CPU time and the growth of used disk
+    space on the file system holding ``disk`` (default: ``cwd``)."""
+    disk = disk or cwd
+    used_before = shutil.disk_usage(disk).used
+    used_peak = used_before
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -84,6 +135,7 @@ def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> Meas
             peak = max(peak, rss)
         except psutil.Error:
             pass
+        used_peak = max(used_peak, shutil.disk_usage(disk).used)
         time.sleep(0.1)
     reader.join(timeout=10)
     seconds = time.perf_counter() - started
@@ -92,7 +144,15 @@ def _run_measured(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> Meas
         sys.stderr.write("".join(output[-80:]))
         raise SystemExit(f"{' '.join(cmd[:4])} failed with exit {proc.returncode}")
     system = after.ru_stime - before.ru_stime
-    return Measured(seconds, peak / 2**20, after.ru_utime - before.ru_utime + system, system)
+    used_end = shutil.disk_usage(disk).used
+    return Measured(
+        seconds,
+        peak / 2**20,
+        after.ru_utime - before.ru_utime + system,
+        system,
+        disk_peak_growth_mb=(max(used_peak, used_end) - used_before) / 2**20,
+        disk_end_growth_mb=(used_end - used_before) / 2**20,
+    )
 
 
 def _crm(*args: str) -> list[str]:
@@ -148,9 +208,12 @@ def run_baseline(
     script.write_text(sql, encoding="utf-8")
     db = home / "baseline.duckdb"
     db.unlink(missing_ok=True)
-    return _run_measured(
-        [sys.executable, "-c", BASELINE_RUNNER, str(db), str(script), memory, str(threads)], env
+    figures = _run_measured(
+        [sys.executable, "-c", BASELINE_RUNNER, str(db), str(script), memory, str(threads)],
+        env,
+        disk=home,
     ).figures()
+    return {**figures, "disk": disk_use(home)}
 
 
 def _night(home: Path, env: dict[str, str], seed: int, night: dt.date) -> dict:
@@ -161,8 +224,10 @@ def _night(home: Path, env: dict[str, str], seed: int, night: dt.date) -> dict:
         f"generate_next_night(Settings.load(sys.argv[1]), seed={seed}, "
         f"day=dt.date.fromisoformat('{night.isoformat()}'), new_line_fraction=0.01)"
     )
-    _run_measured([sys.executable, "-c", code, str(home)], env)
-    inc = _run_measured(_crm("run", "--home", str(home), "--as-of", night.isoformat()), env)
+    _run_measured([sys.executable, "-c", code, str(home)], env, disk=home)
+    inc = _run_measured(
+        _crm("run", "--home", str(home), "--as-of", night.isoformat()), env, disk=home
+    )
     run = json.loads((home / "state" / "last_run_summary.json").read_text())
     print(
         f"[bench] incremental night {night} {inc.seconds:.1f}s, peak {inc.peak_rss_mb:,.0f} MB, "
@@ -178,6 +243,7 @@ def _night(home: Path, env: dict[str, str], seed: int, night: dt.date) -> dict:
         "ingest_parts": run.get("ingest_parts", []),
         "publish_parts": run.get("publish_parts", []),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "disk": disk_use(home),
     }
 
 
@@ -193,6 +259,7 @@ def bench_size(
     # A full build starts from nothing: a home left by an earlier bench would hold its
     # loaded batches and later nights (the build would load nothing and rerun the past).
     shutil.rmtree(home, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CRM_HOME": str(home), "CRM_PII_SALT": "bench-salt"}
     result: dict = {"lines_target": lines, "customers": customers, "as_of": AS_OF.isoformat()}
 
@@ -209,13 +276,16 @@ def bench_size(
             AS_OF.isoformat(),
         ),
         env,
+        disk=work,
     )
     summary = json.loads((home / "truth" / "summary.json").read_text())
     result["lines"] = summary["counts"]["transactions"]["rows"]
     result["generate"] = gen.figures()
     print(f"[bench] {result['lines']:,} lines generated in {gen.seconds:.1f}s", flush=True)
 
-    full = _run_measured(_crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env)
+    full = _run_measured(
+        _crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env, disk=home
+    )
     run = json.loads((home / "state" / "last_run_summary.json").read_text())
     result["full_build"] = {
         **full.figures(),
@@ -225,6 +295,7 @@ def bench_size(
         "publish_parts": run.get("publish_parts", []),
     }
     result["full_build"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["full_build"]["disk"] = disk_use(home)
     print(
         f"[bench] full build {full.seconds:.1f}s, peak {full.peak_rss_mb:,.0f} MB, "
         f"CPU {full.cpu_seconds:.0f}s",
@@ -314,6 +385,8 @@ def to_markdown(report: dict) -> str:
                         f"{m['cpu_seconds']:.1f} | {m['cpu_system_seconds']:.1f} | "
                         f"{m['cpu_seconds'] / m['seconds']:.2f} |"
                     )
+    if any("disk" in r["full_build"] for r in report["sizes"]):
+        out += _disk_table(report["sizes"])
     for r in report["sizes"]:
         nights, labels = _nights(r), _night_labels(r)
         out += [
@@ -344,6 +417,36 @@ def to_markdown(report: dict) -> str:
             f"{r['baseline']['peak_rss_mb']:,.0f} | {empty} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _disk_table(sizes: list[dict]) -> list[str]:
+    names = [name for name, _ in DISK_PARTS]
+    out = [
+        "",
+        "Disk: MB the home holds after each run, by part, and the peak growth of the file"
+        " system's used space while the run went on (DuckDB's spill files, the copy of the"
+        " published file a night patches).",
+        "",
+        "| lines | after | " + " | ".join(names) + " | other | total | peak growth in run |",
+        "| ---: | --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |",
+    ]
+    for r in sizes:
+        runs = [
+            ("full build", r["full_build"]),
+            *zip(_night_labels(r), _nights(r), strict=True),
+            ("baseline", r["baseline"]),
+        ]
+        for label, m in runs:
+            if "disk" not in m:
+                continue
+            d = m["disk"]
+            cells = [f"{d.get(name, 0):,.0f}" for name in [*names, "other", "total"]]
+            out.append(
+                f"| {r['lines']:,} | {label} | "
+                + " | ".join(cells)
+                + f" | {m.get('disk_peak_growth_mb', 0):,.0f} |"
+            )
+    return out
 
 
 def _stage_row(full: dict, nights: list[dict | None], note: str | None) -> str:

@@ -1,11 +1,13 @@
-"""The pipeline benchmark's measurements: CPU time of a whole process tree."""
+"""The pipeline benchmark's measurements: CPU time of a whole process tree, disk use."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
-from bench.bench_pipeline import _run_measured, to_markdown
+from bench.bench_pipeline import _run_measured, disk_use, to_markdown
 
 # a child that starts a grandchild burning ~0.6 s of CPU, then burns ~0.3 s itself
 BURN = (
@@ -83,3 +85,78 @@ def test_markdown_reports_every_night_against_the_full_build() -> None:
     assert "| 1,000 | incremental night 1 | 4.0 | 6.0 | 1.0 | 1.50 |" in text
     assert "| 1,000 | incremental night 2 | 3.0 | 5.0 | 0.5 | 1.67 |" in text
     assert "| ingest | 6.0 | 80 | 1.5 | 80 | 0.5 | 80 |" in text
+
+
+def _du_mb(path: Path) -> float:
+    # an independent measure: coreutils du, in KiB of allocated blocks
+    out = subprocess.run(["du", "-sk", str(path)], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[0]) / 1024
+
+
+def test_disk_use_splits_a_home_into_its_parts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    files = {
+        "state/work.duckdb": 3_000_000,
+        "state/work.duckdb.wal": 500_000,
+        "state/dagster/runs.db": 200_000,
+        "warehouse/crm.duckdb": 2_000_000,
+        "landing/transactions/a.csv": 1_000_000,
+        "landing/customers/b.csv": 250_000,
+        "exports/marts/fct.parquet": 700_000,
+        "baseline.duckdb": 400_000,
+    }
+    for rel, size in files.items():
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_bytes(os.urandom(size))
+    d = disk_use(home)
+    assert abs(d["build database"] - _du_mb(home / "state") + _du_mb(home / "state/dagster")) < 0.1
+    assert abs(d["published"] - _du_mb(home / "warehouse")) < 0.1
+    assert abs(d["landing"] - _du_mb(home / "landing")) < 0.1
+    assert abs(d["exports"] - _du_mb(home / "exports")) < 0.1
+    assert abs(d["baseline database"] - _du_mb(home / "baseline.duckdb")) < 0.1
+    assert abs(d["other"] - _du_mb(home / "state/dagster")) < 0.1
+    assert abs(d["total"] - sum(_du_mb(home / p) for p in os.listdir(home))) < 0.1
+
+
+def test_peak_disk_growth_sees_a_file_deleted_before_the_end(tmp_path: Path) -> None:
+    # writes 64 MB, holds it for a while (the sampler ticks every 0.1 s), deletes it
+    code = (
+        "import os, sys, time\n"
+        "p = os.path.join(sys.argv[1], 'spill.bin')\n"
+        "with open(p, 'wb') as f:\n"
+        "    f.write(os.urandom(64 * 2**20)); f.flush(); os.fsync(f.fileno())\n"
+        "time.sleep(1.0)\n"
+        "os.remove(p)\n"
+    )
+    m = _run_measured([sys.executable, "-c", code, str(tmp_path)], dict(os.environ), disk=tmp_path)
+    assert m.disk_peak_growth_mb >= 60
+    assert abs(m.disk_end_growth_mb) < 30  # the file is gone; other writers add noise only
+
+
+def test_markdown_reports_disk_use_by_part() -> None:
+    disk = {
+        "build database": 4000.0,
+        "published": 1600.0,
+        "landing": 1400.0,
+        "exports": 640.0,
+        "baseline database": 0.0,
+        "other": 100.0,
+        "total": 7740.0,
+    }
+    full = {**run(10.0, 15.0, 2.0), "disk": disk, "disk_peak_growth_mb": 9000.0}
+    base = {**run(2.0, 3.8, 0.2), "disk": {**disk, "baseline database": 700.0, "total": 8440.0}}
+    size = {
+        "lines": 1000,
+        "customers": 100,
+        "full_build": full,
+        "incremental_nights": [run(4.0, 6.0, 1.0)],
+        "baseline": base,
+        "generate": {"seconds": 1.0, "peak_rss_mb": 50.0},
+        "ratios": {"full_build_vs_baseline": 5.0, "nights_vs_full": [0.4]},
+    }
+    report = {"date": "2026-11-23", "machine": "x86_64", "memory_limit": "4GB", "threads": 2}
+    text = to_markdown({**report, "sizes": [size]})
+    assert "| 1,000 | full build | 4,000 | 1,600 | 1,400 | 640 | 0 | 100 | 7,740 | 9,000 |" in text
+    assert "| 1,000 | baseline | 4,000 | 1,600 | 1,400 | 640 | 700 | 100 | 8,440 | 0 |" in text
+    # a night without disk figures (results from before) has no row
+    assert "| 1,000 | incremental night |" not in text.split("Disk:")[1].split("##")[0]
