@@ -14,7 +14,7 @@ For each size N (transaction lines) it:
 4. runs ``bench/baseline.sql`` — one hand-written DuckDB script computing the same core marts
    from the same landing files — in a subprocess with the same memory limit and threads.
 
-Disk: after the full build, the last night and the baseline it records the bytes the home
+Disk: after the full build, each night and the baseline it records the bytes the home
 holds, by part (landing files, build database, published file, exports, ...), and for every
 run the peak growth of the file system's used space while it ran (spill files, the published
 file's copy during a night), so the disk a larger size needs is measured, not guessed.
@@ -78,7 +78,7 @@ def _allocated_bytes(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
 
-# The parts of a bench home (crm's layout, pipelines/settings.py), largest first at 10M
+# The parts of a bench home that grow with its size (crm's layout, pipelines/settings.py)
 DISK_PARTS: tuple[tuple[str, str], ...] = (
     ("build database", "state/work.duckdb*"),
     ("published", "warehouse"),
@@ -337,6 +337,15 @@ def _night_labels(size: dict) -> list[str]:
     return [f"incremental night {k}" for k in range(1, len(nights) + 1)]
 
 
+def _runs(size: dict) -> list[tuple[str, dict]]:
+    """The measured runs of a size, labelled, in the order they ran."""
+    return [
+        ("full build", size["full_build"]),
+        *zip(_night_labels(size), _nights(size), strict=True),
+        ("baseline", size["baseline"]),
+    ]
+
+
 def to_markdown(report: dict) -> str:
     out = [
         f"# Pipeline benchmark ({report['date']})",
@@ -373,12 +382,7 @@ def to_markdown(report: dict) -> str:
             "| ---: | --- | ---: | ---: | ---: | ---: |",
         ]
         for r in report["sizes"]:
-            runs = [
-                ("full build", r["full_build"]),
-                *zip(_night_labels(r), _nights(r), strict=True),
-                ("baseline", r["baseline"]),
-            ]
-            for label, m in runs:
+            for label, m in _runs(r):
                 if "cpu_seconds" in m:
                     out.append(
                         f"| {r['lines']:,} | {label} | {m['seconds']:.1f} | "
@@ -431,12 +435,7 @@ def _disk_table(sizes: list[dict]) -> list[str]:
         "| ---: | --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |",
     ]
     for r in sizes:
-        runs = [
-            ("full build", r["full_build"]),
-            *zip(_night_labels(r), _nights(r), strict=True),
-            ("baseline", r["baseline"]),
-        ]
-        for label, m in runs:
+        for label, m in _runs(r):
             if "disk" not in m:
                 continue
             d = m["disk"]

@@ -234,9 +234,14 @@ def _previous_publication(con: duckdb.DuckDBPyConnection, db: str) -> tuple[str 
     return str(row[0]), set(json.loads(row[1]) if row[1] else [])
 
 
+def _hash_of(columns: list[str]) -> str:
+    """SQL for a row's 64-bit hash over ``columns``."""
+    return "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
+
+
 def _checksum(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> tuple:
     """Row count, sum and xor of the 64-bit row hashes: equal for equal tables."""
-    row_hash = "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
+    row_hash = _hash_of(columns)
     return con.execute(
         f"select count(*), sum({row_hash}::hugeint), bit_xor({row_hash}) from {table}"
     ).fetchone()
@@ -294,8 +299,8 @@ def _patch(
     both rewritten: the delete and the insert select by the same key hashes, so rows whose
     key hash matched on both sides are left as they are.
     The key is unique and not null (dbt tests it); the caller still compares row counts."""
-    row_hash = "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
-    key_hash = "hash(" + ", ".join(f'"{k}"' for k in keys) + ")"
+    row_hash = _hash_of(columns)
+    key_hash = _hash_of(keys)
     con.execute(
         f"""
         create or replace temp table _changed as
