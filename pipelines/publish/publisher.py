@@ -17,6 +17,14 @@ the inputs: the same landing files night after night and the same as_of give the
 bytes. A patched table is sorted up to its last full copy, then appended night by night;
 ``--full-refresh`` copies (and sorts) every table again.
 
+Tables listed under ``exports.monthly_partitions`` are stored in the order of their month
+column, then key, and exported as one Parquet file per month
+(``exports/<schema>/<table>/<YYYY-MM>.parquet``). The patch notes the months of the rows it
+deleted or inserted; every other month's rows are untouched, in the same stored order, so
+its file from the previous exports is the same bytes and is hard-linked instead of written
+again. A night with 1 % new lines, all dated yesterday, writes one month of fct_transactions
+(10.7M lines: ~0.1 s against ~6 s for the whole table).
+
 A table the previous patch found unchanged (``meta.publication.unchanged_tables``) is first
 compared whole: row count plus the sum and xor of its row hashes on both sides, one pass
 each (16M rows of rfm_segment_history: ~0.4 s against ~2.3 s for the keyed diff). Only when
@@ -52,6 +60,11 @@ class PublishedTable:
     unchanged_since: str | None = None
     # found unchanged by the whole-table checksum, without the keyed diff
     checksum_matched: bool = False
+    # patched: the run_id of the publication whose stored rows it started from
+    patched_from: str | None = None
+    # monthly-partitioned and patched: the months (YYYY-MM, or "none") of the rows the patch
+    # deleted or inserted; every other month's rows are as the previous publication stored them
+    changed_months: tuple[str, ...] | None = None
 
 
 def _fsync(path: Path) -> None:
@@ -107,6 +120,7 @@ def publish(
     cfg = settings.section("exports")
     schemas = list(cfg.get("published_schemas", ["marts"]))
     sort_keys: dict[str, list[str]] = cfg.get("sort_keys") or {}
+    months: dict[str, str] = cfg.get("monthly_partitions") or {}
     patch_min_rows = int(cfg.get("patch_min_rows", 0) or 0)
     target = settings.warehouse_path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,15 +157,19 @@ def publish(
                 and _checksum(con, f'work.{schema}."{name}"', names)
                 == _checksum(con, f'"{db}".{schema}."{name}"', names)
             )
+            month_column = months.get(name)
+            order = _storage_order(keys, month_column)
             changed: int | None = None
+            changed_months: set[str] = set()
             if checksum_matched:
                 changed = 0
             elif patchable:
                 # past a quarter of the rows, a copy writes less than a patch
-                changed = _patch(con, db, schema, name, keys, names, rows // 4)
+                patched = _patch(con, db, schema, name, keys, names, rows // 4, order, month_column)
+                if patched is not None:
+                    changed, changed_months = patched
             if changed is None or _count(con, f'"{db}".{schema}."{name}"') != rows:
                 con.execute(f'create schema if not exists "{db}".{schema}')
-                order = ", ".join(f'"{k}"' for k in keys) if keys else "all"
                 con.execute(
                     f'create or replace table "{db}".{schema}."{name}" as '
                     f'select * from work.{schema}."{name}" order by {order}'
@@ -167,6 +185,12 @@ def publish(
                     seconds=round(time.monotonic() - started, 3),
                     unchanged_since=previous_run if changed == 0 else None,
                     checksum_matched=checksum_matched,
+                    patched_from=previous_run if changed is not None else None,
+                    changed_months=(
+                        tuple(sorted(changed_months))
+                        if changed is not None and month_column
+                        else None
+                    ),
                 )
             )
         for schema, name in sorted(previous - set(wanted)):
@@ -234,6 +258,21 @@ def _previous_publication(con: duckdb.DuckDBPyConnection, db: str) -> tuple[str 
     return str(row[0]), set(json.loads(row[1]) if row[1] else [])
 
 
+def _storage_order(keys: list[str] | None, month_column: str | None) -> str:
+    """ORDER BY of a copied table and of a patch's inserted rows: the key, after the month
+    column for a monthly-partitioned table, so that each month's rows sit together and its
+    export reads only their row groups; all columns for a table without a key."""
+    if not keys:
+        return "all"
+    first = [month_column] if month_column else []
+    return ", ".join(f'"{c}"' for c in [*first, *(k for k in keys if k not in first)])
+
+
+def _month_of(column: str) -> str:
+    """SQL for the month label (YYYY-MM, "none" for null) of a date or timestamp column."""
+    return f"coalesce(strftime(\"{column}\", '%Y-%m'), 'none')"
+
+
 def _hash_of(columns: list[str]) -> str:
     """SQL for a row's 64-bit hash over ``columns``."""
     return "hash(" + ", ".join(f'"{c}"' for c in columns) + ")"
@@ -288,10 +327,13 @@ def _patch(
     keys: list[str],
     columns: list[str],
     limit: int,
-) -> int | None:
+    order: str,
+    month_column: str | None = None,
+) -> tuple[int, set[str]] | None:
     """Make ``db``'s copy of the table equal to the build's: delete and re-insert the rows
-    whose key is new, gone, or whose content hash differs. Returns the number of such keys,
-    or None (nothing changed in ``db``) when there are more than ``limit``.
+    whose key is new, gone, or whose content hash differs. Returns the number of such keys
+    and the months (``month_column``) of the rows deleted or inserted, or None (nothing
+    changed in ``db``) when there are more than ``limit`` keys.
 
     Both sides are reduced to two 64-bit hashes per row, of the key and of the whole row,
     and matched on the pair: joining integers instead of the text keys halves the diff
@@ -315,32 +357,44 @@ def _patch(
     if changed > limit:
         con.execute("drop table _changed")
         return None
+    months: set[str] = set()
     if changed:
-        order = ", ".join(f'"{k}"' for k in keys)
         selected = f"{key_hash} in (select _k from _changed)"
-        con.execute(f'delete from "{db}".{schema}."{name}" where {selected}')
-        con.execute(
+        returning = f" returning {_month_of(month_column)}" if month_column else ""
+        deleted = con.execute(f'delete from "{db}".{schema}."{name}" where {selected}{returning}')
+        if month_column:
+            months.update(m for (m,) in deleted.fetchall())
+        inserted = con.execute(
             f'insert into "{db}".{schema}."{name}" select * from work.{schema}."{name}" '
-            f"where {selected} order by {order}"
+            f"where {selected} order by {order}{returning}"
         )
+        if month_column:
+            months.update(m for (m,) in inserted.fetchall())
     con.execute("drop table _changed")
-    return changed
+    return changed, months
 
 
 def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     """Write every published table to exports/<schema>/<table>.parquet, swapped in atomically.
 
+    A table under ``exports.monthly_partitions`` becomes a folder with one file per month,
+    exports/<schema>/<table>/<YYYY-MM>.parquet ("none.parquet" for rows without a date);
+    together the files hold the table's rows.
+
     ``exports/_manifest.json`` names the publication the files were written from. A table
     the patch left untouched (``unchanged_since``) keeps its stored rows and order, so its
     export would be the same bytes: when the current exports come from that publication,
     the file is hard-linked instead of written again (rfm_segment_history between
-    month-ends), and keeps its modification time for tools that sync changed files."""
+    month-ends), and keeps its modification time for tools that sync changed files. So is
+    a month file the patch did not touch, when the current exports come from the
+    publication the patch started from (``patched_from``)."""
     exports = settings.exports_dir
     exports.parent.mkdir(parents=True, exist_ok=True)
     staging = exports.with_name(".exports.building")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     exported_from = _manifest(exports).get("run_id")
+    months: dict[str, str] = settings.section("exports").get("monthly_partitions") or {}
     con = connect(settings, settings.warehouse_path, read_only=True)
     con.execute("set preserve_insertion_order = true")
     files: dict[str, dict] = {}
@@ -349,6 +403,16 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
         for t in tables:
             folder = staging / t.schema
             folder.mkdir(exist_ok=True)
+            relation = f'{t.schema}."{t.name}"'
+            if t.name in months:
+                files[f"{t.schema}.{t.name}"] = {
+                    "rows": t.rows,
+                    "month_column": months[t.name],
+                    "months": _export_months(
+                        con, t, relation, months[t.name], folder, exports, exported_from
+                    ),
+                }
+                continue
             out = folder / f"{t.name}.parquet"
             before = exports / t.schema / out.name
             reused = (
@@ -358,12 +422,7 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
                 and _link(before, out)
             )
             if not reused:
-                # In the order publish() stored the rows, which depends only on the inputs
-                # (module docstring), so the files are reproducible without sorting again.
-                con.execute(
-                    f"copy (select * from {t.schema}.\"{t.name}\") to '{out}' "
-                    "(format parquet, compression zstd)"
-                )
+                _write_parquet(con, f"select * from {relation}", out)
             files[f"{t.schema}.{t.name}"] = {"rows": t.rows, "reused": reused}
     finally:
         con.close()
@@ -377,6 +436,58 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     os.replace(staging, exports)
     shutil.rmtree(previous, ignore_errors=True)
     return exports
+
+
+def _export_months(
+    con: duckdb.DuckDBPyConnection,
+    table: PublishedTable,
+    relation: str,
+    column: str,
+    folder: Path,
+    exports: Path,
+    exported_from: str | None,
+) -> dict[str, dict]:
+    """One file per month of ``column`` in ``folder/<table>/``; a month the patch did not
+    touch is linked from the current exports when they come from the publication the patch
+    started from. Returns each month's rows and whether its file was reused."""
+    target = folder / table.name
+    target.mkdir()
+    before = exports / table.schema / table.name
+    untouched_since_export = (
+        table.patched_from is not None
+        and table.patched_from == exported_from
+        and table.changed_months is not None
+    )
+    written: dict[str, dict] = {}
+    for month, rows in con.execute(
+        f"select {_month_of(column)} as month, count(*) from {relation} group by month "
+        "order by month"
+    ).fetchall():
+        out = target / f"{month}.parquet"
+        reused = (
+            untouched_since_export
+            and month not in table.changed_months
+            and (before / out.name).is_file()
+            and _link(before / out.name, out)
+        )
+        if not reused:
+            # a range on the month column, which the stored order clusters (_storage_order),
+            # so the scan skips the other months' row groups
+            where = (
+                f'"{column}" is null'
+                if month == "none"
+                else f"\"{column}\" >= date '{month}-01' "
+                f"and \"{column}\" < date '{month}-01' + interval 1 month"
+            )
+            _write_parquet(con, f"select * from {relation} where {where}", out)
+        written[month] = {"rows": int(rows), "reused": bool(reused)}
+    return written
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, select: str, out: Path) -> None:
+    # In the order publish() stored the rows, which depends only on the inputs (module
+    # docstring), so the files are reproducible without sorting again.
+    con.execute(f"copy ({select}) to '{out}' (format parquet, compression zstd)")
 
 
 MANIFEST = "_manifest.json"

@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.settings import Settings
 from tests.conftest import REPO_ROOT, crm
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nightly_e2e")]
@@ -218,12 +219,34 @@ def test_published_warehouse_has_no_raw_schemas_or_personal_data(night: Path) ->
 
 
 def test_exports_hold_every_mart_as_parquet(night: Path) -> None:
+    monthly = Settings.load(night).section("exports")["monthly_partitions"]
+    assert {"fct_transactions", "fct_orders", "fct_contacts"} <= set(monthly)
     con = published(night)
+    marts = night / "exports" / "marts"
     try:
         for table in PUBLISHED_KEYS:
             rows = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-            exported = pq.read_metadata(night / "exports" / "marts" / f"{table}.parquet").num_rows
-            assert exported == rows, table
+            if table in monthly:  # crm.yml exports.monthly_partitions: one file per month
+                files = sorted((marts / table).glob("*.parquet"))
+                assert not (marts / f"{table}.parquet").exists()
+                assert [p.stem for p in files] == [
+                    m
+                    for (m,) in con.execute(
+                        f"select distinct strftime({monthly[table]}, '%Y-%m') as m "
+                        f"from marts.{table} order by m"
+                    ).fetchall()
+                ]
+                for p in files:  # each file holds its month's rows and no other
+                    assert (
+                        con.execute(
+                            f"select count(*), count(*) filter (where strftime({monthly[table]}, "
+                            f"'%Y-%m') = '{p.stem}') from read_parquet('{p}')"
+                        ).fetchone()
+                        == (pq.read_metadata(p).num_rows,) * 2
+                    )
+            else:
+                files = [marts / f"{table}.parquet"]
+            assert sum(pq.read_metadata(p).num_rows for p in files) == rows, table
     finally:
         con.close()
 
@@ -231,7 +254,8 @@ def test_exports_hold_every_mart_as_parquet(night: Path) -> None:
 def test_second_run_without_new_files_changes_nothing(night: Path) -> None:
     before = table_fingerprints(night)
     exports_before = {
-        p.name: p.read_bytes() for p in sorted((night / "exports" / "marts").glob("*.parquet"))
+        str(p.relative_to(night)): p.read_bytes()
+        for p in sorted((night / "exports" / "marts").rglob("*.parquet"))
     }
     proc = crm("run", "--as-of", AS_OF.isoformat(), home=night)
     summary = json.loads((night / "state" / "last_run_summary.json").read_text())
@@ -240,7 +264,8 @@ def test_second_run_without_new_files_changes_nothing(night: Path) -> None:
     assert "rows loaded:       0" in proc.stdout
     assert table_fingerprints(night) == before
     exports_after = {
-        p.name: p.read_bytes() for p in sorted((night / "exports" / "marts").glob("*.parquet"))
+        str(p.relative_to(night)): p.read_bytes()
+        for p in sorted((night / "exports" / "marts").rglob("*.parquet"))
     }
     assert exports_after == exports_before
 

@@ -296,3 +296,92 @@ def test_publish_parts_add_up_to_the_measured_publish(tmp_path: Path) -> None:
     assert parts["copy"] == round(sum(t.seconds for t in tables if not t.patched), 2) > 0
     assert parts["file"] > 0 and parts["exports"] == 0.75
     assert abs(parts["patch"] + parts["copy"] + parts["file"] - wall) < 0.02
+
+
+MONTHLY = {
+    "exports": {
+        **CONFIG["exports"],
+        "sort_keys": {"events": ["event_id"]},
+        "monthly_partitions": {"events": "day"},
+    }
+}
+EVENTS = (
+    "create schema if not exists marts",
+    # 600 events over January to March 2026 (and 4 without a day), shuffled
+    "create table marts.events as select i as event_id, "
+    "case when i < 4 then null else date '2026-01-01' + (i % 90)::int end as day, "
+    "(i * 13) % 97 as amount from range(600) t(i) order by hash(i)",
+)
+# 15 amounts change in February (event_id 35..55, 125..145, 215..235 by 5); one March event
+# is deleted (60: 2026-03-02); 3 events arrive in a new month (April)
+EVENTS_NIGHT_TWO = (
+    "update marts.events set amount = amount + 1 "
+    "where day between date '2026-02-01' and date '2026-02-28' and event_id % 5 = 0 "
+    "and event_id < 260",
+    "delete from marts.events where event_id = 60",
+    "insert into marts.events select 1000 + i, date '2026-04-02', 1 from range(3) t(i)",
+)
+
+
+def _month_files(exports: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted((exports / "marts" / "events").glob("*.parquet"))}
+
+
+def test_monthly_partitions_rewrite_only_the_months_a_patch_touched(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", MONTHLY)
+    home.state_dir.mkdir(parents=True, exist_ok=True)
+    _work(home, *EVENTS)
+    exports = export_parquet(home, publish(home, "run-1", AS_OF))
+    first = _month_files(exports)
+    assert list(first) == ["2026-01", "2026-02", "2026-03", "none"]
+    inodes = {month: path.stat().st_ino for month, path in first.items()}
+    data = {month: path.read_bytes() for month, path in first.items()}
+
+    _work(home, *EVENTS_NIGHT_TWO)
+    tables = publish(home, "run-2", AS_OF)
+    events = _by_name(tables)["marts.events"]
+    assert events.patched and events.changed_keys == 19 and events.patched_from == "run-1"
+    assert events.changed_months == ("2026-02", "2026-03", "2026-04")
+    exports = export_parquet(home, tables)
+    second = _month_files(exports)
+    assert list(second) == ["2026-01", "2026-02", "2026-03", "2026-04", "none"]
+    for month in ("2026-01", "none"):  # untouched: the same file
+        assert second[month].stat().st_ino == inodes[month], month
+        assert second[month].read_bytes() == data[month]
+    assert all(second[m].stat().st_ino != inodes[m] for m in ("2026-02", "2026-03"))
+    manifest = json.loads((exports / "_manifest.json").read_text())["tables"]["marts.events"]
+    assert manifest["month_column"] == "day" and manifest["rows"] == 602
+    assert {m: f["reused"] for m, f in manifest["months"].items()} == {
+        "2026-01": True,
+        "2026-02": False,
+        "2026-03": False,
+        "2026-04": False,
+        "none": True,
+    }
+    assert sum(f["rows"] for f in manifest["months"].values()) == 602
+    # exports written from another publication are no template: every month is written
+    publish(home, "run-3", AS_OF)
+    exports = export_parquet(home, publish(home, "run-4", AS_OF))
+    months = json.loads((exports / "_manifest.json").read_text())["tables"]["marts.events"]
+    assert not any(f["reused"] for f in months["months"].values())
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{home.warehouse_path}' as w (read_only)")
+        con.execute(f"attach '{home.work_db_path}' as work (read_only)")
+        files = f"read_parquet('{exports}/marts/events/*.parquet')"
+        # the files together hold exactly the build's rows
+        for a, b in ((files, "work.marts.events"), ("work.marts.events", files)):
+            assert con.execute(
+                f"select count(*) from (select * from {a} except all select * from {b})"
+            ).fetchone() == (0,)
+        # a reused file is what a fresh write of its month gives now
+        con.execute("set preserve_insertion_order = true")
+        written = tmp_path / "january.parquet"
+        con.execute(
+            f"copy (select * from w.marts.events where day >= date '2026-01-01' "
+            f"and day < date '2026-02-01') to '{written}' (format parquet, compression zstd)"
+        )
+        assert written.read_bytes() == second["2026-01"].read_bytes()
+    finally:
+        con.close()

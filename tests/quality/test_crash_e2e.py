@@ -115,11 +115,12 @@ def marts(home: Path) -> tuple[dict[str, str], dict[str, str]]:
             content[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
     finally:
         con.close()
-    files = {
-        p.stem: sha256(p)
-        for p in sorted((home / "exports" / "marts").glob("*.parquet"))
-        if not RUN_COLUMNS & set(columns.get(p.stem, []))
-    }
+    exported = home / "exports" / "marts"
+    files = {}
+    for p in sorted(exported.rglob("*.parquet")):  # <table>.parquet or <table>/<month>.parquet
+        relative = p.relative_to(exported)
+        if not RUN_COLUMNS & set(columns.get(relative.parts[0].removesuffix(".parquet"), [])):
+            files[str(relative)] = sha256(p)
     return content, files
 
 
