@@ -20,7 +20,8 @@ def build_publish_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb", "parquet"},
         description=(
             "warehouse/crm.duckdb (analyst-facing schemas only), published atomically, "
-            "and exports/<schema>/<table>.parquet."
+            "and exports/<schema>/<table>.parquet (exports/<schema>/<table>/<YYYY-MM>.parquet "
+            "for the tables under exports.monthly_partitions)."
         ),
     )
     def published_warehouse(

@@ -393,7 +393,8 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
     staging = exports.with_name(".exports.building")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    exported_from = _manifest(exports).get("run_id")
+    current = _manifest(exports)
+    exported_from = current.get("run_id")
     months: dict[str, str] = settings.section("exports").get("monthly_partitions") or {}
     con = connect(settings, settings.warehouse_path, read_only=True)
     con.execute("set preserve_insertion_order = true")
@@ -409,7 +410,19 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
                     "rows": t.rows,
                     "month_column": months[t.name],
                     "months": _export_months(
-                        con, t, relation, months[t.name], folder, exports, exported_from
+                        con,
+                        t,
+                        relation,
+                        months[t.name],
+                        folder,
+                        exports,
+                        # month files are a template only if split by the same column
+                        exported_from
+                        if current.get("tables", {})
+                        .get(f"{t.schema}.{t.name}", {})
+                        .get("month_column")
+                        == months[t.name]
+                        else None,
                     ),
                 }
                 continue

@@ -364,6 +364,16 @@ def test_monthly_partitions_rewrite_only_the_months_a_patch_touched(tmp_path: Pa
     exports = export_parquet(home, publish(home, "run-4", AS_OF))
     months = json.loads((exports / "_manifest.json").read_text())["tables"]["marts.events"]
     assert not any(f["reused"] for f in months["months"].values())
+    # nor are month files split by another column
+    manifest = json.loads((exports / "_manifest.json").read_text())
+    manifest["tables"]["marts.events"]["month_column"] = "other_day"
+    (exports / "_manifest.json").write_text(json.dumps(manifest))
+    exports = export_parquet(home, publish(home, "run-5", AS_OF))
+    months = json.loads((exports / "_manifest.json").read_text())["tables"]["marts.events"]
+    assert not any(f["reused"] for f in months["months"].values())
+    exports = export_parquet(home, publish(home, "run-6", AS_OF))  # unchanged: all kept
+    months = json.loads((exports / "_manifest.json").read_text())["tables"]["marts.events"]
+    assert all(f["reused"] for f in months["months"].values())
 
     con = duckdb.connect()
     try:
