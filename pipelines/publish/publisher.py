@@ -56,8 +56,6 @@ class PublishedTable:
     patched: bool = False  # patched in the previous publication's copy, not copied again
     changed_keys: int | None = None  # keys deleted and/or inserted by the patch
     seconds: float = 0.0  # diffing and patching it, or copying it
-    # patched with no changed key: the run_id of the publication it is unchanged since
-    unchanged_since: str | None = None
     # found unchanged by the whole-table checksum, without the keyed diff
     checksum_matched: bool = False
     # patched: the run_id of the publication whose stored rows it started from
@@ -65,6 +63,11 @@ class PublishedTable:
     # monthly-partitioned and patched: the months (YYYY-MM, or "none") of the rows the patch
     # deleted or inserted; every other month's rows are as the previous publication stored them
     changed_months: tuple[str, ...] | None = None
+
+    @property
+    def unchanged_since(self) -> str | None:
+        """Patched with no changed key: the run_id of the publication it is unchanged since."""
+        return self.patched_from if self.changed_keys == 0 else None
 
 
 def _fsync(path: Path) -> None:
@@ -158,21 +161,21 @@ def publish(
                 == _checksum(con, f'"{db}".{schema}."{name}"', names)
             )
             month_column = months.get(name)
-            order = _storage_order(keys, month_column)
             changed: int | None = None
             changed_months: set[str] = set()
             if checksum_matched:
                 changed = 0
             elif patchable:
                 # past a quarter of the rows, a copy writes less than a patch
-                patched = _patch(con, db, schema, name, keys, names, rows // 4, order, month_column)
+                patched = _patch(con, db, schema, name, keys, names, rows // 4, month_column)
                 if patched is not None:
                     changed, changed_months = patched
             if changed is None or _count(con, f'"{db}".{schema}."{name}"') != rows:
                 con.execute(f'create schema if not exists "{db}".{schema}')
                 con.execute(
                     f'create or replace table "{db}".{schema}."{name}" as '
-                    f'select * from work.{schema}."{name}" order by {order}'
+                    f'select * from work.{schema}."{name}" '
+                    f"order by {_storage_order(keys, month_column)}"
                 )
                 changed = None
             tables.append(
@@ -183,7 +186,6 @@ def publish(
                     patched=changed is not None,
                     changed_keys=changed,
                     seconds=round(time.monotonic() - started, 3),
-                    unchanged_since=previous_run if changed == 0 else None,
                     checksum_matched=checksum_matched,
                     patched_from=previous_run if changed is not None else None,
                     changed_months=(
@@ -327,7 +329,6 @@ def _patch(
     keys: list[str],
     columns: list[str],
     limit: int,
-    order: str,
     month_column: str | None = None,
 ) -> tuple[int, set[str]] | None:
     """Make ``db``'s copy of the table equal to the build's: delete and re-insert the rows
@@ -366,7 +367,7 @@ def _patch(
             months.update(m for (m,) in deleted.fetchall())
         inserted = con.execute(
             f'insert into "{db}".{schema}."{name}" select * from work.{schema}."{name}" '
-            f"where {selected} order by {order}{returning}"
+            f"where {selected} order by {_storage_order(keys, month_column)}{returning}"
         )
         if month_column:
             months.update(m for (m,) in inserted.fetchall())
@@ -404,27 +405,14 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
         for t in tables:
             folder = staging / t.schema
             folder.mkdir(exist_ok=True)
-            relation = f'{t.schema}."{t.name}"'
+            key = f"{t.schema}.{t.name}"
             if t.name in months:
-                files[f"{t.schema}.{t.name}"] = {
-                    "rows": t.rows,
-                    "month_column": months[t.name],
-                    "months": _export_months(
-                        con,
-                        t,
-                        relation,
-                        months[t.name],
-                        folder,
-                        exports,
-                        # month files are a template only if split by the same column
-                        exported_from
-                        if current.get("tables", {})
-                        .get(f"{t.schema}.{t.name}", {})
-                        .get("month_column")
-                        == months[t.name]
-                        else None,
-                    ),
-                }
+                column = months[t.name]
+                # month files are a template only if they split the table by the same column
+                split_alike = current.get("tables", {}).get(key, {}).get("month_column") == column
+                template = exported_from if split_alike else None
+                written = _export_months(con, t, column, folder, exports, template)
+                files[key] = {"rows": t.rows, "month_column": column, "months": written}
                 continue
             out = folder / f"{t.name}.parquet"
             before = exports / t.schema / out.name
@@ -435,8 +423,8 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
                 and _link(before, out)
             )
             if not reused:
-                _write_parquet(con, f"select * from {relation}", out)
-            files[f"{t.schema}.{t.name}"] = {"rows": t.rows, "reused": reused}
+                _write_parquet(con, f'select * from {t.schema}."{t.name}"', out)
+            files[key] = {"rows": t.rows, "reused": reused}
     finally:
         con.close()
     manifest = {"run_id": run_id, "tables": files}
@@ -454,7 +442,6 @@ def export_parquet(settings: Settings, tables: list[PublishedTable]) -> Path:
 def _export_months(
     con: duckdb.DuckDBPyConnection,
     table: PublishedTable,
-    relation: str,
     column: str,
     folder: Path,
     exports: Path,
@@ -463,6 +450,7 @@ def _export_months(
     """One file per month of ``column`` in ``folder/<table>/``; a month the patch did not
     touch is linked from the current exports when they come from the publication the patch
     started from. Returns each month's rows and whether its file was reused."""
+    relation = f'{table.schema}."{table.name}"'
     target = folder / table.name
     target.mkdir()
     before = exports / table.schema / table.name
