@@ -13,6 +13,11 @@ For each size N (transaction lines) it:
    (pipelines/publish/publisher.py). ``incremental_nights`` lists them in order;
 4. runs ``bench/baseline.sql`` — one hand-written DuckDB script computing the same core marts
    from the same landing files — in a subprocess with the same memory limit and threads.
+   With ``--baseline-first`` it runs right after generating instead, and its database is
+   deleted once measured: a size whose disk cannot hold the build's home and the baseline's
+   database and spill files at once (100M lines on this VM) still gets both measured. The
+   baseline reads only lines up to the full build's as_of, so the order does not change
+   what it computes.
 
 Disk: after the full build, each night and the baseline it records the bytes the home
 holds, by part (landing files, build database, published file, exports, ...), and for every
@@ -22,7 +27,10 @@ file's copy during a night), so the disk a larger size needs is measured, not gu
 Writes ``<out>.json`` and ``<out>.md``. Usage::
 
     python bench/bench_pipeline.py --lines 1000000 --lines 10000000 --out bench/results/pipeline
-        [--nights 2]
+        [--nights 2] [--baseline-first]
+
+``--nights 0`` measures the full build and the baseline only (for a size whose disk cannot
+hold a night's copy of the published file).
 """
 
 from __future__ import annotations
@@ -199,7 +207,12 @@ print(con.execute("select * from pareto").fetchall())
 
 
 def run_baseline(
-    home: Path, as_of: dt.date, memory: str, threads: int, env: dict[str, str]
+    home: Path,
+    as_of: dt.date,
+    memory: str,
+    threads: int,
+    env: dict[str, str],
+    keep_database: bool = True,
 ) -> dict:
     sql = (REPO / "bench" / "baseline.sql").read_text(encoding="utf-8")
     sql = sql.replace("{landing_tx}", _landing_tx_sql(home / "landing"))
@@ -213,7 +226,11 @@ def run_baseline(
         env,
         disk=home,
     ).figures()
-    return {**figures, "disk": disk_use(home)}
+    result = {**figures, "disk": disk_use(home)}
+    if not keep_database:
+        db.unlink()
+        db.with_name(db.name + ".wal").unlink(missing_ok=True)
+    return result
 
 
 def _night(home: Path, env: dict[str, str], seed: int, night: dt.date) -> dict:
@@ -253,6 +270,7 @@ def bench_size(
     seed: int,
     progress: Callable[[dict], None] = lambda result: None,
     nights: int = 2,
+    baseline_first: bool = False,
 ) -> dict:
     customers = max(100, lines // LINES_PER_CUSTOMER)
     home = work / f"lines_{lines}"
@@ -283,6 +301,26 @@ def bench_size(
     result["generate"] = gen.figures()
     print(f"[bench] {result['lines']:,} lines generated in {gen.seconds:.1f}s", flush=True)
 
+    sys.path.insert(0, str(REPO))
+    from pipelines.settings import Settings
+
+    duck = Settings.load(home).duckdb_settings
+
+    def baseline() -> None:
+        result["baseline"] = run_baseline(
+            home,
+            AS_OF,
+            duck["memory_limit"],
+            duck["threads"],
+            env,
+            keep_database=not baseline_first,
+        )
+        result["baseline"]["ran_first"] = baseline_first
+        print(f"[bench] baseline {result['baseline']['seconds']:.1f}s", flush=True)
+
+    if baseline_first:
+        baseline()
+
     full = _run_measured(
         _crm("run", "--home", str(home), "--as-of", AS_OF.isoformat()), env, disk=home
     )
@@ -308,12 +346,8 @@ def bench_size(
         result["incremental_nights"].append(_night(home, env, seed, AS_OF + dt.timedelta(days=k)))
         progress(result)
 
-    sys.path.insert(0, str(REPO))
-    from pipelines.settings import Settings
-
-    duck = Settings.load(home).duckdb_settings
-    result["baseline"] = run_baseline(home, AS_OF, duck["memory_limit"], duck["threads"], env)
-    print(f"[bench] baseline {result['baseline']['seconds']:.1f}s", flush=True)
+    if not baseline_first:
+        baseline()
 
     full, base = result["full_build"], result["baseline"]
     result["ratios"] = {
@@ -327,7 +361,9 @@ def bench_size(
 
 def _nights(size: dict) -> list[dict]:
     # results written before --nights hold a single "incremental_night"
-    return size.get("incremental_nights") or [size["incremental_night"]]
+    if "incremental_nights" in size:
+        return size["incremental_nights"]
+    return [size["incremental_night"]]
 
 
 def _night_labels(size: dict) -> list[str]:
@@ -339,11 +375,13 @@ def _night_labels(size: dict) -> list[str]:
 
 def _runs(size: dict) -> list[tuple[str, dict]]:
     """The measured runs of a size, labelled, in the order they ran."""
-    return [
+    pipeline = [
         ("full build", size["full_build"]),
         *zip(_night_labels(size), _nights(size), strict=True),
-        ("baseline", size["baseline"]),
     ]
+    if size["baseline"].get("ran_first"):
+        return [("baseline (ran first, database then deleted)", size["baseline"]), *pipeline]
+    return [*pipeline, ("baseline", size["baseline"])]
 
 
 def to_markdown(report: dict) -> str:
@@ -367,9 +405,9 @@ def to_markdown(report: dict) -> str:
         out.append(
             f"| {r['lines']:,} | {r['customers']:,} | {full:.1f} | "
             f"{r['baseline']['seconds']:.1f} | {r['ratios']['full_build_vs_baseline']:.2f} | "
-            + ", ".join(f"{n['seconds']:.1f}" for n in nights)
+            + (", ".join(f"{n['seconds']:.1f}" for n in nights) or "–")
             + " | "
-            + ", ".join(f"{n['seconds'] / full:.1%}" for n in nights)
+            + (", ".join(f"{n['seconds'] / full:.1%}" for n in nights) or "–")
             + f" | {r['full_build']['peak_rss_mb']:,.0f} |"
         )
     if any("cpu_seconds" in r["full_build"] for r in report["sizes"]):
@@ -397,10 +435,13 @@ def to_markdown(report: dict) -> str:
             "",
             f"## {r['lines']:,} lines: stages",
             "",
-            "| stage | full build s | peak RSS MB | "
-            + " | ".join(f"{label} s | peak RSS MB" for label in labels)
+            "| "
+            + " | ".join(
+                ["stage", "full build s", "peak RSS MB"]
+                + [cell for label in labels for cell in (f"{label} s", "peak RSS MB")]
+            )
             + " |",
-            "| --- | ---: | ---: | " + " | ".join("---: | ---:" for _ in labels) + " |",
+            "| --- | ---: | ---: |" + " ---: | ---: |" * len(labels),
         ]
         for key, note in (
             ("stages", None),
@@ -411,14 +452,14 @@ def to_markdown(report: dict) -> str:
             parts = [{s["stage"]: s for s in n.get(key, [])} for n in nights]
             for s in r["full_build"].get(key, []):
                 out.append(_stage_row(s, [night.get(s["stage"]) for night in parts], note))
-        empty = " | ".join(" | " for _ in labels)
+        empty = "  |  |" * len(labels)
         out.append(
             f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
-            f"{r['generate']['peak_rss_mb']:,.0f} | {empty} |"
+            f"{r['generate']['peak_rss_mb']:,.0f} |{empty}"
         )
         out.append(
             f"| baseline.sql (plain DuckDB) | {r['baseline']['seconds']:.1f} | "
-            f"{r['baseline']['peak_rss_mb']:,.0f} | {empty} |"
+            f"{r['baseline']['peak_rss_mb']:,.0f} |{empty}"
         )
     return "\n".join(out) + "\n"
 
@@ -481,10 +522,20 @@ def main() -> int:
         help="working directory (default: a temp dir); its lines_<N> homes are emptied first",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--nights", type=int, default=2, help="incremental nights in a row")
+    parser.add_argument(
+        "--nights",
+        type=int,
+        default=2,
+        help="incremental nights in a row (0: full build and baseline only)",
+    )
+    parser.add_argument(
+        "--baseline-first",
+        action="store_true",
+        help="run the baseline before the full build and delete its database once measured",
+    )
     args = parser.parse_args()
-    if args.nights < 1:
-        parser.error("--nights must be at least 1")
+    if args.nights < 0:
+        parser.error("--nights must not be negative")
 
     sys.path.insert(0, str(REPO))
     from pipelines.settings import Settings
@@ -511,7 +562,16 @@ def main() -> int:
         out.with_suffix(".md").write_text(to_markdown(complete), encoding="utf-8")
 
     for n in args.lines or [1_000_000]:
-        report["sizes"].append(bench_size(n, work, args.seed, progress=write, nights=args.nights))
+        report["sizes"].append(
+            bench_size(
+                n,
+                work,
+                args.seed,
+                progress=write,
+                nights=args.nights,
+                baseline_first=args.baseline_first,
+            )
+        )
         write()
     print(to_markdown(report))
     return 0

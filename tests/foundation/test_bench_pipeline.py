@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.bench_pipeline import _run_measured, disk_use, to_markdown
+import pytest
+
+from bench.bench_pipeline import _run_measured, bench_size, disk_use, to_markdown
 
 # a child that starts a grandchild burning ~0.6 s of CPU, then burns ~0.3 s itself
 BURN = (
@@ -160,3 +162,42 @@ def test_markdown_reports_disk_use_by_part() -> None:
     assert "| 1,000 | baseline | 4,000 | 1,600 | 1,400 | 640 | 700 | 100 | 8,440 | 0 |" in text
     # a night without disk figures (results from before) has no row
     assert "| 1,000 | incremental night |" not in text.split("Disk:")[1].split("##")[0]
+
+
+def test_markdown_reports_a_size_without_nights_and_its_baseline_first() -> None:
+    disk = {"build database": 4000.0, "baseline database": 700.0, "total": 4700.0}
+    size = {
+        "lines": 1000,
+        "customers": 100,
+        "full_build": {**run(10.0, 15.0, 2.0), "disk": {**disk, "baseline database": 0.0}},
+        "incremental_nights": [],
+        "baseline": {**run(2.0, 3.8, 0.2), "disk": disk, "ran_first": True},
+        "generate": {"seconds": 1.0, "peak_rss_mb": 50.0},
+        "ratios": {"full_build_vs_baseline": 5.0, "nights_vs_full": []},
+    }
+    report = {"date": "2026-11-23", "machine": "x86_64", "memory_limit": "4GB", "threads": 2}
+    text = to_markdown({**report, "sizes": [size]})
+    assert "| 1,000 | 100 | 10.0 | 2.0 | 5.00 | – | – | 100 |" in text
+    cpu = text.split("CPU time")[1].split("Disk:")[0]
+    first = "| 1,000 | baseline (ran first, database then deleted) | 2.0 | 3.8 | 0.2 | 1.90 |"
+    assert cpu.index(first) < cpu.index("| 1,000 | full build | 10.0 |")
+    stages = text.split("## 1,000 lines: stages")[1]
+    assert "| stage | full build s | peak RSS MB |\n| --- | ---: | ---: |\n" in stages
+    assert "| baseline.sql (plain DuckDB) | 2.0 | 100 |\n" in stages
+
+
+@pytest.mark.slow
+def test_bench_runs_the_baseline_first_and_frees_its_database(tmp_path: Path) -> None:
+    result = bench_size(4000, tmp_path, seed=11, nights=0, baseline_first=True)
+    home = tmp_path / "lines_4000"
+    assert not (home / "baseline.duckdb").exists()
+    baseline, full = result["baseline"], result["full_build"]
+    assert baseline["ran_first"] is True
+    # measured while it existed; gone before the full build's disk was recorded
+    assert baseline["disk"]["baseline database"] > 0
+    assert full["disk"]["baseline database"] == 0
+    assert result["incremental_nights"] == []
+    assert result["ratios"]["full_build_vs_baseline"] == round(
+        full["seconds"] / baseline["seconds"], 2
+    )
+    assert (home / "warehouse" / "crm.duckdb").exists()
