@@ -394,6 +394,7 @@ def to_markdown(report: dict) -> str:
         "",
         "Nights are incremental runs with 1 % new lines, one after another (the first follows"
         " the full build).",
+        *(f"\n**Note:** {note}" for note in report.get("notes", [])),
         "",
         "| lines | customers | full build s | baseline s | full/baseline | nights s "
         "| night/full | peak RSS MB (full) |",
@@ -529,6 +530,12 @@ def main() -> int:
         help="incremental nights in a row (0: full build and baseline only)",
     )
     parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a circumstance of this run to print with its results (repeatable)",
+    )
+    parser.add_argument(
         "--baseline-first",
         action="store_true",
         help="run the baseline before the full build and delete its database once measured",
@@ -549,6 +556,7 @@ def main() -> int:
         "memory_limit": duck["memory_limit"],
         "threads": duck["threads"],
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "notes": args.note,
         "sizes": [],
     }
     out = Path(args.out)
