@@ -212,8 +212,10 @@ def run_baseline(
     memory: str,
     threads: int,
     env: dict[str, str],
-    keep_database: bool = True,
+    ran_first: bool = False,
 ) -> dict:
+    """Run baseline.sql on the home's landing files up to ``as_of``. ``ran_first`` (before
+    the full build): its database is deleted once its disk use is recorded."""
     sql = (REPO / "bench" / "baseline.sql").read_text(encoding="utf-8")
     sql = sql.replace("{landing_tx}", _landing_tx_sql(home / "landing"))
     sql = sql.replace("{as_of}", as_of.isoformat())
@@ -226,8 +228,8 @@ def run_baseline(
         env,
         disk=home,
     ).figures()
-    result = {**figures, "disk": disk_use(home)}
-    if not keep_database:
+    result = {**figures, "disk": disk_use(home), "ran_first": ran_first}
+    if ran_first:
         db.unlink()
         db.with_name(db.name + ".wal").unlink(missing_ok=True)
     return result
@@ -308,14 +310,8 @@ def bench_size(
 
     def baseline() -> None:
         result["baseline"] = run_baseline(
-            home,
-            AS_OF,
-            duck["memory_limit"],
-            duck["threads"],
-            env,
-            keep_database=not baseline_first,
+            home, AS_OF, duck["memory_limit"], duck["threads"], env, ran_first=baseline_first
         )
-        result["baseline"]["ran_first"] = baseline_first
         print(f"[bench] baseline {result['baseline']['seconds']:.1f}s", flush=True)
 
     if baseline_first:
@@ -391,9 +387,15 @@ def to_markdown(report: dict) -> str:
         f"Machine: {report['machine']}. DuckDB memory_limit {report['memory_limit']}, "
         f"threads {report['threads']}. Load average before the run: "
         f"{report.get('load_average_before')}.",
-        "",
-        "Nights are incremental runs with 1 % new lines, one after another (the first follows"
-        " the full build).",
+        *(
+            [
+                "",
+                "Nights are incremental runs with 1 % new lines, one after another (the first"
+                " follows the full build).",
+            ]
+            if any(_nights(r) for r in report["sizes"])
+            else []
+        ),
         *(f"\n**Note:** {note}" for note in report.get("notes", [])),
         "",
         "| lines | customers | full build s | baseline s | full/baseline | nights s "

@@ -178,6 +178,7 @@ def test_markdown_reports_a_size_without_nights_and_its_baseline_first() -> None
     report = {"date": "2026-11-23", "machine": "x86_64", "memory_limit": "4GB", "threads": 2}
     text = to_markdown({**report, "notes": ["landing deleted mid-run"], "sizes": [size]})
     assert "**Note:** landing deleted mid-run" in text.split("| lines |")[0]
+    assert "Nights are" not in text
     assert "| 1,000 | 100 | 10.0 | 2.0 | 5.00 | – | – | 100 |" in text
     cpu = text.split("CPU time")[1].split("Disk:")[0]
     first = "| 1,000 | baseline (ran first, database then deleted) | 2.0 | 3.8 | 0.2 | 1.90 |"
