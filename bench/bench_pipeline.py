@@ -434,17 +434,20 @@ def to_markdown(report: dict) -> str:
         out += _disk_table(report["sizes"])
     for r in report["sizes"]:
         nights, labels = _nights(r), _night_labels(r)
+        # CPU per step: results from before the process sampler measured it have none
+        cpu = any("cpu_seconds" in s for s in r["full_build"].get("stages", []))
+        per_run = ["CPU s", "peak RSS MB"] if cpu else ["peak RSS MB"]
         out += [
             "",
             f"## {r['lines']:,} lines: stages",
             "",
             "| "
             + " | ".join(
-                ["stage", "full build s", "peak RSS MB"]
-                + [cell for label in labels for cell in (f"{label} s", "peak RSS MB")]
+                ["stage", "full build s", *per_run]
+                + [cell for label in labels for cell in (f"{label} s", *per_run)]
             )
             + " |",
-            "| --- | ---: | ---: |" + " ---: | ---: |" * len(labels),
+            "| --- |" + " ---: |" * ((1 + len(per_run)) * (1 + len(labels))),
         ]
         for key, note in (
             ("stages", None),
@@ -454,16 +457,16 @@ def to_markdown(report: dict) -> str:
         ):
             parts = [{s["stage"]: s for s in n.get(key, [])} for n in nights]
             for s in r["full_build"].get(key, []):
-                out.append(_stage_row(s, [night.get(s["stage"]) for night in parts], note))
-        empty = "  |  |" * len(labels)
-        out.append(
-            f"| generate (not part of the build) | {r['generate']['seconds']:.1f} | "
-            f"{r['generate']['peak_rss_mb']:,.0f} |{empty}"
-        )
-        out.append(
-            f"| baseline.sql (plain DuckDB) | {r['baseline']['seconds']:.1f} | "
-            f"{r['baseline']['peak_rss_mb']:,.0f} |{empty}"
-        )
+                out.append(_stage_row(s, [night.get(s["stage"]) for night in parts], note, cpu))
+        for label, m in (
+            ("generate (not part of the build)", r["generate"]),
+            ("baseline.sql (plain DuckDB)", r["baseline"]),
+        ):
+            cells = [label, f"{m['seconds']:.1f}"]
+            if cpu:
+                cells.append(f"{m['cpu_seconds']:.1f}" if "cpu_seconds" in m else "")
+            cells += [f"{m['peak_rss_mb']:,.0f}"] + [""] * ((1 + len(per_run)) * len(labels))
+            out.append(_row(cells))
     return "\n".join(out) + "\n"
 
 
@@ -492,17 +495,23 @@ def _disk_table(sizes: list[dict]) -> list[str]:
     return out
 
 
-def _stage_row(full: dict, nights: list[dict | None], note: str | None) -> str:
-    """One stage: the full build's and each night's seconds; peak RSS for whole steps
-    (``note`` None), not for parts of a step."""
+def _stage_row(full: dict, nights: list[dict | None], note: str | None, cpu: bool) -> str:
+    """One stage: the full build's and each night's seconds; CPU seconds (``cpu``) and peak
+    RSS for whole steps (``note`` None), not for parts of a step."""
 
-    def cells(m: dict | None) -> str:
+    def cells(m: dict | None) -> list[str]:
         if m is None:
-            return " | "
-        return f"{m['seconds']:.1f} | " + (_mb(m) if note is None else "")
+            return [""] * (3 if cpu else 2)
+        whole = note is None
+        cpu_cell = f"{m['cpu_seconds']:.1f}" if whole and m.get("cpu_seconds") is not None else ""
+        return [f"{m['seconds']:.1f}", *([cpu_cell] if cpu else []), _mb(m) if whole else ""]
 
     name = full["stage"] if note is None else f"{full['stage']} ({note})"
-    return f"| {name} | " + " | ".join(cells(m) for m in [full, *nights]) + " |"
+    return _row([name, *(cell for m in [full, *nights] for cell in cells(m))])
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def _mb(stage: dict) -> str:

@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
 
     from pipelines.definitions import defs
     from pipelines.run_report import (
-        RssSampler,
+        ProcessSampler,
         as_dicts,
         ingest_figures,
         publish_figures,
@@ -235,7 +235,7 @@ def _run(args: argparse.Namespace, settings: Settings, gx_in_worker: bool) -> in
 
     job = defs.resolve_job_def("nightly")
     instance = _instance(settings)
-    with RssSampler() as sampler:
+    with ProcessSampler() as sampler:
         result = job.execute_in_process(
             instance=instance,
             tags={

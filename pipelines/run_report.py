@@ -1,8 +1,8 @@
-"""Per-stage wall time and peak memory of a run, for the summary and the benchmarks.
+"""Per-stage wall time, CPU time and peak memory of a run, for the summary and the benchmarks.
 
-A sampler thread records the resident memory of this process and its children (dbt runs as
-a subprocess) while the job runs; afterwards each Dagster step's start/end, taken from the
-event log, selects its samples. The node timings on the dbt events split the dbt step by layer,
+A sampler thread records the resident memory and the CPU time used so far of this process
+and its children (dbt runs as a subprocess) while the job runs; afterwards each Dagster
+step's start/end, taken from the event log, selects its samples. The node timings on the dbt events split the dbt step by layer,
 and the per-file timings on the ingest materializations split the ingest step (validation
 included).
 """
@@ -23,10 +23,17 @@ class StageFigure:
     stage: str
     seconds: float
     peak_rss_mb: float | None = None
+    # user + system CPU seconds of the process tree: up to 2 per second of wall on 2 cores
+    cpu_seconds: float | None = None
 
 
-class RssSampler:
-    """Samples RSS of this process plus all its children every ``interval`` seconds.
+class ProcessSampler:
+    """Samples RSS and CPU time of this process plus all its children every ``interval``
+    seconds.
+
+    A process's CPU time counts its own and that of its children it has waited for
+    (``children_user``/``children_system``), so summing it over this process and the live
+    descendants keeps a child's CPU in the total after it exits (dbt, the validation worker).
 
     Listing the children scans every process in /proc, so the list is refreshed only every
     ``children_every`` seconds (dbt, the one long-lived child, runs for many seconds); at
@@ -36,46 +43,64 @@ class RssSampler:
     def __init__(self, interval: float = 0.1, children_every: float = 1.0) -> None:
         self.interval = interval
         self.children_every = children_every
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, float]] = []  # (time, RSS bytes, CPU seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._proc = psutil.Process()
         self._children: list[psutil.Process] = []
         self._children_at = float("-inf")
 
-    def _rss(self) -> int:
+    def _sample(self) -> tuple[int, float]:
         now = time.monotonic()
         if now - self._children_at >= self.children_every:
             self._children = self._proc.children(recursive=True)
             self._children_at = now
-        total = 0
+        rss, cpu = 0, 0.0
         for proc in [self._proc, *self._children]:
             try:
-                total += proc.memory_info().rss
+                with proc.oneshot():
+                    memory, times = proc.memory_info(), proc.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-        return total
+            rss += memory.rss
+            cpu += times.user + times.system + times.children_user + times.children_system
+        return rss, cpu
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), self._rss()))
+            self.samples.append((time.time(), *self._sample()))
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> ProcessSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        self.samples.append((time.time(), *self._sample()))  # closes the last step's window
 
     def peak_mb(self, start: float, end: float) -> float | None:
-        values = [rss for t, rss in self.samples if start <= t <= end]
+        values = [rss for t, rss, _ in self.samples if start <= t <= end]
         return round(max(values) / 2**20, 1) if values else None
 
+    def cpu_seconds(self, start: float, end: float) -> float | None:
+        """CPU seconds the process tree used between ``start`` and ``end``: the growth from
+        the last sample up to ``start`` to the first sample from ``end``. The sample interval
+        blurs each edge by up to ``interval`` seconds, and a new child's CPU before the
+        sampler first lists it (up to ``children_every`` seconds) counts where it is listed:
+        exact enough for steps of seconds, not for a step of a few milliseconds."""
+        before = [cpu for t, _, cpu in self.samples if t <= start]
+        after = [cpu for t, _, cpu in self.samples if t >= end]
+        if not before or not after:
+            return None
+        # a child that exited but was not yet waited for drops out for a sample
+        return round(max(after[0] - before[-1], 0.0), 2)
 
-def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure]:
-    """Wall time and peak RSS of each Dagster step of the run, in execution order."""
+
+def step_figures(instance, run_id: str, sampler: ProcessSampler) -> list[StageFigure]:
+    """Wall time, CPU time and peak RSS of each Dagster step of the run, in execution
+    order."""
     from dagster import DagsterEventType
 
     starts: dict[str, float] = {}
@@ -93,6 +118,7 @@ def step_figures(instance, run_id: str, sampler: RssSampler) -> list[StageFigure
                     stage=event.step_key,
                     seconds=round(entry.timestamp - start, 2),
                     peak_rss_mb=sampler.peak_mb(start, entry.timestamp),
+                    cpu_seconds=sampler.cpu_seconds(start, entry.timestamp),
                 )
             )
     return figures

@@ -89,6 +89,43 @@ def test_markdown_reports_every_night_against_the_full_build() -> None:
     assert "| ingest | 6.0 | 80 | 1.5 | 80 | 0.5 | 80 |" in text
 
 
+def test_markdown_gives_each_step_its_cpu_time_when_measured() -> None:
+    """Steps with cpu_seconds get a CPU column per run (a part of a step gets none, nor does
+    a night whose step lacks it); the baseline's is the whole run's."""
+
+    def stages(ingest: float, cpu: float | None) -> list[dict]:
+        step = {"stage": "ingest", "seconds": ingest, "peak_rss_mb": 80.0}
+        return [step if cpu is None else {**step, "cpu_seconds": cpu}]
+
+    size = {
+        "lines": 1000,
+        "customers": 100,
+        "full_build": run(10.0, 15.0, 2.0, stages(6.0, 9.5))
+        | {"ingest_parts": [{"stage": "ingest: read files", "seconds": 2.0}]},
+        "incremental_nights": [
+            run(4.0, 6.0, 1.0, stages(1.5, 2.25)),
+            run(3, 5, 0.5, stages(1, None)),
+        ],
+        "baseline": run(2.0, 3.8, 0.2),
+        "generate": {"seconds": 1.0, "peak_rss_mb": 50.0},
+        "ratios": {"full_build_vs_baseline": 5.0, "nights_vs_full": [0.4, 0.3]},
+    }
+    report = {"date": "2026-11-23", "machine": "x86_64", "memory_limit": "4GB", "threads": 2}
+    text = to_markdown({**report, "sizes": [size]})
+    assert (
+        "| stage | full build s | CPU s | peak RSS MB | incremental night 1 s | CPU s "
+        "| peak RSS MB | incremental night 2 s | CPU s | peak RSS MB |"
+    ) in text
+    assert "| ingest | 6.0 | 9.5 | 80 | 1.5 | 2.2 | 80 | 1.0 |  | 80 |" in text
+    assert "| ingest: read files (sum over files) | 2.0 |  |  |  |  |  |  |  |  |" in text
+    assert "| baseline.sql (plain DuckDB) | 2.0 | 3.8 | 100 |  |  |  |  |  |  |" in text
+    assert "| generate (not part of the build) | 1.0 |  | 50 |  |  |  |  |  |  |" in text
+    header = next(line for line in text.splitlines() if line.startswith("| stage |"))
+    for line in text.splitlines():
+        if line.startswith(("| ingest", "| baseline.sql", "| generate")):
+            assert line.count("|") == header.count("|"), line
+
+
 def _du_mb(path: Path) -> float:
     # an independent measure: coreutils du, in KiB of allocated blocks
     out = subprocess.run(["du", "-sk", str(path)], check=True, capture_output=True, text=True)

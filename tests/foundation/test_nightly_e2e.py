@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -392,6 +393,24 @@ def test_run_summary_splits_the_dbt_step_by_layer(night: Path) -> None:
 
     parts = [part["stage"] for part in summary["ingest_parts"]]
     assert parts == list(INGEST_PARTS.values())  # the ingest step by part, validation included
+
+
+def test_run_summary_gives_each_step_its_cpu_time(night: Path) -> None:
+    """CPU seconds per step from the process sampler, the dbt subprocess included: dbt's
+    start-up alone takes over a second of CPU, and no step can use more than all cores
+    (give or take the sampler's edges: ProcessSampler.cpu_seconds)."""
+    from pipelines.run_report import ProcessSampler
+
+    summary = json.loads((night / "state" / "last_run_summary.json").read_text())
+    steps = {s["stage"]: s for s in summary["stages"]}
+    assert all(s["cpu_seconds"] is not None for s in steps.values())
+    assert steps["dbt_models"]["cpu_seconds"] > 1.0
+    sampler = ProcessSampler()
+    cores = os.cpu_count() or 1
+    blur = cores * (sampler.children_every + 2 * sampler.interval)
+    for step in steps.values():
+        assert step["cpu_seconds"] <= cores * step["seconds"] + blur, step
+    assert sum(s["cpu_seconds"] for s in steps.values()) <= cores * summary["seconds"]
 
 
 def test_run_summary_splits_the_publish_step(night: Path) -> None:

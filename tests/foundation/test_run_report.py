@@ -1,5 +1,5 @@
-"""The figures behind `crm run`'s summary and the benchmarks: the RSS sampler (peak memory per
-step), the dbt step by layer and the ingest step by part."""
+"""The figures behind `crm run`'s summary and the benchmarks: the process sampler (peak memory
+and CPU time per step), the dbt step by layer and the ingest step by part."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.run_report import (
     PUBLISH_PARTS,
-    RssSampler,
+    ProcessSampler,
     dbt_layer_figures,
     ingest_figures,
     publish_figures,
@@ -24,7 +24,7 @@ _HOLD_300_MB = (
 
 def test_the_sampler_counts_a_child_started_after_it() -> None:
     """dbt is a child the sampler finds while it runs, between its child-list refreshes."""
-    with RssSampler(interval=0.05, children_every=0.5) as sampler:
+    with ProcessSampler(interval=0.05, children_every=0.5) as sampler:
         time.sleep(0.3)
         before = time.time()
         child = subprocess.Popen([sys.executable, "-c", _HOLD_300_MB])
@@ -34,6 +34,37 @@ def test_the_sampler_counts_a_child_started_after_it() -> None:
     with_child = sampler.peak_mb(before, after)
     assert own is not None and with_child is not None
     assert with_child - own > 250  # the child's 300 MB, seen within a second of its start
+
+
+_BURN_CPU = (
+    "import time\nend = time.process_time() + {seconds}\nwhile time.process_time() < end: pass"
+)
+
+
+def test_the_sampler_counts_a_childs_cpu_while_it_runs_and_after_it_exits() -> None:
+    """A child (like dbt) that burns 1.5 s of CPU: the window around it shows that CPU, from
+    the live child while it runs and from this process's waited-for children once it exited;
+    an idle window shows next to none. The child measures its own CPU (process_time), an
+    independent account of what the sampler should find."""
+    with ProcessSampler(interval=0.05, children_every=0.2) as sampler:
+        time.sleep(0.3)
+        idle_end = time.time()
+        time.sleep(0.5)
+        start = time.time()
+        child = subprocess.Popen([sys.executable, "-c", _BURN_CPU.format(seconds=1.5)])
+        time.sleep(1.0)
+        mid = time.time()  # the child still runs: its CPU so far comes from the live process
+        child.wait()
+        end = time.time()
+        time.sleep(0.3)
+    idle = sampler.cpu_seconds(idle_end, start)
+    running = sampler.cpu_seconds(start, mid)
+    burnt = sampler.cpu_seconds(start, end)
+    assert idle is not None and idle < 0.2
+    assert running is not None and 0.5 < running < 1.3
+    # 1.5 s in the loop plus the interpreter's start-up, at most 2 CPU-s per s on 2 cores
+    assert burnt is not None and 1.4 < burnt < 2 * (end - start) + 0.2
+    assert sampler.cpu_seconds(end + 10, end + 11) is None  # no sample after the window
 
 
 def test_dbt_layer_figures_sum_node_times_per_layer() -> None:
