@@ -3,9 +3,9 @@
 For each size N (transaction lines) it:
 
 1. generates a sample with ``crm generate`` (about 10 lines per customer);
-2. runs the full nightly job (``crm run``) in a subprocess and reads every stage's wall time
-   and peak RSS from ``state/last_run_summary.json`` (ingest and validation per entity, dbt
-   per layer, identity, scoring, targeting, publish);
+2. runs the full nightly job (``crm run``) in a subprocess and reads every stage's wall time,
+   CPU time and peak RSS from ``state/last_run_summary.json`` (ingest and validation per
+   entity, dbt per layer, identity, scoring, targeting, publish);
 3. adds a next-night delivery of 1% new lines and runs the incremental night, for
    ``--nights`` nights in a row (default 2). The first night after a full build differs from
    the ones after it: publish then patches tables it copied whole the night before, while a
