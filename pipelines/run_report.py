@@ -23,7 +23,9 @@ class StageFigure:
     stage: str
     seconds: float
     peak_rss_mb: float | None = None
-    # user + system CPU seconds of the process tree: up to 2 per second of wall on 2 cores
+    # user + system CPU seconds of the process tree while the step ran (up to 2 per second
+    # on 2 cores), including work in the background then: the validation worker, the
+    # first dbt parse of a new home
     cpu_seconds: float | None = None
 
 
