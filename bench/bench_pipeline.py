@@ -501,7 +501,7 @@ def _stage_row(full: dict, nights: list[dict | None], note: str | None, cpu: boo
 
     def cells(m: dict | None) -> list[str]:
         if m is None:
-            return [""] * (3 if cpu else 2)
+            return [""] * (2 + cpu)  # seconds, CPU, peak RSS
         whole = note is None
         cpu_cell = f"{m['cpu_seconds']:.1f}" if whole and m.get("cpu_seconds") is not None else ""
         return [f"{m['seconds']:.1f}", *([cpu_cell] if cpu else []), _mb(m) if whole else ""]

@@ -2,9 +2,9 @@
 
 A sampler thread records the resident memory and the CPU time used so far of this process
 and its children (dbt runs as a subprocess) while the job runs; afterwards each Dagster
-step's start/end, taken from the event log, selects its samples. The node timings on the dbt events split the dbt step by layer,
-and the per-file timings on the ingest materializations split the ingest step (validation
-included).
+step's start/end, taken from the event log, selects its samples. The node timings on the
+dbt events split the dbt step by layer, and the per-file timings on the ingest
+materializations split the ingest step (validation included).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class ProcessSampler:
         self.children_every = children_every
         self.samples: list[tuple[float, int, float]] = []  # (time, RSS bytes, CPU seconds)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="process-sampler", daemon=True)
         self._proc = psutil.Process()
         self._children: list[psutil.Process] = []
         self._children_at = float("-inf")
